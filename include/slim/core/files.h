@@ -1,0 +1,39 @@
+// Small file-system helpers shared by every writer: whole-file reads and writes with errors that
+// name the file, and an output directory that appears only once it is complete.
+#pragma once
+
+#include <string>
+
+namespace slim {
+
+// Reads a whole file; throws slim::Error naming the file on failure.
+std::string read_file(const std::string& path);
+// Writes a whole file (creating or truncating it); throws slim::Error naming the file on failure.
+void write_file(const std::string& path, const std::string& contents);
+
+// Output goes into a temporary directory beside `target` ("<target>.tmp-<pid>-<n>"), which
+// commit() renames into place after everything is written. Destroying an uncommitted directory
+// removes it, so a failed run leaves no half-written output that looks complete.
+//
+// An existing `target` that is a non-empty directory is refused unless `overwrite`; with
+// `overwrite` it is replaced at commit().
+class AtomicOutputDir {
+ public:
+  AtomicOutputDir(std::string target, bool overwrite);
+  ~AtomicOutputDir();
+  AtomicOutputDir(const AtomicOutputDir&) = delete;
+  AtomicOutputDir& operator=(const AtomicOutputDir&) = delete;
+
+  // Where to write now.
+  const std::string& path() const { return temp_; }
+  const std::string& target() const { return target_; }
+  void commit();
+
+ private:
+  std::string target_;
+  std::string temp_;
+  bool overwrite_ = false;
+  bool committed_ = false;
+};
+
+}  // namespace slim

@@ -1,0 +1,75 @@
+// config.json of a Hugging Face decoder checkpoint, parsed into a typed, validated structure.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "slim/model/architecture.h"
+
+namespace slim::io {
+
+// rope_scaling (or transformers 5's rope_parameters). Fields a type does not use keep defaults.
+struct RopeScaling {
+  std::string type = "default";  // default | linear | dynamic | yarn | llama3
+  double factor = 1.0;
+  std::optional<int64_t> original_max_position_embeddings;
+  double low_freq_factor = 1.0;            // llama3
+  double high_freq_factor = 4.0;           // llama3
+  std::optional<double> attention_factor;  // yarn
+  double beta_fast = 32.0;                 // yarn
+  double beta_slow = 1.0;                  // yarn
+  std::optional<double> mscale;            // yarn
+  std::optional<double> mscale_all_dim;    // yarn
+};
+
+struct ModelConfig {
+  std::string source;        // file the configuration came from, for messages
+  std::string architecture;  // e.g. "LlamaForCausalLM"
+  const model::ArchitectureTraits* traits = nullptr;
+  std::string model_type;
+
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;
+  int64_t head_dim = 0;
+  int64_t max_position_embeddings = 0;
+  double rms_norm_eps = 0;
+  double rope_theta = 0;
+  RopeScaling rope_scaling;  // type "default" when config.json has none
+  std::string hidden_act = "silu";
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;            // bias on q/k/v/o (Llama, Qwen3)
+  bool mlp_bias = false;                  // bias on gate/up/down (Llama)
+  std::optional<int64_t> sliding_window;  // attention window of the layers that use one
+  bool use_sliding_window = false;        // Qwen2/Qwen3 switch
+  int64_t max_window_layers = 0;          // Qwen2/Qwen3: layers below this use full attention
+  std::vector<std::string> layer_types;   // "full_attention" / "sliding_attention" when given
+
+  std::string dtype;  // "bfloat16", "float16", "float32"; "" when config.json has none
+  std::optional<int64_t> bos_token_id;
+  std::vector<int64_t> eos_token_ids;
+  std::optional<int64_t> pad_token_id;
+
+  nlohmann::json raw;  // the whole file, for tools that copy or edit it
+
+  bool has_qkv_bias() const;
+  bool has_o_bias() const { return attention_bias && traits->attention_bias_key; }
+  bool has_mlp_bias() const { return mlp_bias && traits->mlp_bias_key; }
+  bool has_qk_norm() const { return traits->qk_norm; }
+  // Window size of layer k, or nullopt for full attention.
+  std::optional<int64_t> window_of_layer(int64_t layer) const;
+};
+
+// `json` is config.json's content; `source` names it in error messages.
+ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
+// `path` is config.json itself or the model directory holding it.
+ModelConfig load_model_config(const std::string& path);
+
+}  // namespace slim::io

@@ -1,0 +1,53 @@
+// `slim inspect`: what a model directory holds and what is wrong with it, without loading weights.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "slim/io/model_config.h"
+
+namespace slim::model {
+
+struct TensorGroup {
+  std::string pattern;  // name with decoder-layer indices replaced by '*'
+  int64_t count = 0;
+  std::string dtype;  // "BF16", or "mixed"
+  std::string shape;  // "[64, 128]", or "mixed"
+};
+
+struct DtypeTotal {
+  int64_t tensors = 0;
+  uint64_t bytes = 0;
+};
+
+struct InspectReport {
+  std::string model_path;
+  std::optional<io::ModelConfig> config;
+  std::vector<std::string> checkpoint_files;  // relative to model_path
+  std::string index_file;                     // "" when not sharded
+  int64_t tensor_count = 0;
+  int64_t parameter_count = 0;
+  uint64_t total_bytes = 0;
+  std::map<std::string, DtypeTotal> dtypes;
+  std::vector<TensorGroup> groups;
+  std::vector<std::string> other_files;  // tokenizer.json, generation_config.json, ...
+  std::vector<std::string> problems;     // the model cannot be used as is
+  std::vector<std::string> notes;        // worth knowing, not wrong
+
+  nlohmann::ordered_json to_json() const;
+  std::string to_text() const;
+};
+
+// Throws slim::Error when the directory or its safetensors cannot be read at all; everything
+// else (config problems, missing or mis-shaped tensors) is reported in `problems`.
+InspectReport inspect_model(const std::string& model_path);
+
+// Replaces ".layers.<n>." by ".layers.*." in a tensor name.
+std::string layer_pattern(const std::string& tensor_name);
+
+}  // namespace slim::model

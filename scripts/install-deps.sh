@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Slim builds and tests with. Idempotent: when every package is
+# already installed it only runs dpkg-query and returns within a second.
+set -euo pipefail
+
+PACKAGES=(
+  cmake ninja-build g++ make pkg-config ccache clang-format git
+  libtorch-dev            # the tensor engine: ATen, autograd, linear algebra
+  libyaml-cpp-dev         # msModelSlim V1 YAML configs
+  nlohmann-json3-dev      # config.json, safetensors headers, index files
+  libcli11-dev            # command line
+  libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

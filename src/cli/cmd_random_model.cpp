@@ -1,0 +1,89 @@
+// slim random-model --save_path DIR [--arch NAME] [geometry...]
+#include "cli/commands.h"
+#include "slim/core/error.h"
+#include "slim/model/random_model.h"
+
+namespace slim::cli {
+
+namespace {
+
+c10::ScalarType parse_dtype(const std::string& name) {
+  if (name == "bf16" || name == "bfloat16") return c10::kBFloat16;
+  if (name == "fp16" || name == "float16") return c10::kHalf;
+  if (name == "fp32" || name == "float32") return c10::kFloat;
+  SLIM_FAIL("--dtype: expected bf16, fp16 or fp32, found ", quoted(name));
+}
+
+// "64MB", "1GiB", "4096" -> bytes.
+uint64_t parse_size(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    SLIM_FAIL("size ", quoted(text), " is not a number with an optional unit (KB, MB, GB, KiB...)");
+  }
+  const std::string unit = text.substr(used);
+  double scale = 1;
+  if (unit == "" || unit == "B")
+    scale = 1;
+  else if (unit == "KB")
+    scale = 1e3;
+  else if (unit == "MB")
+    scale = 1e6;
+  else if (unit == "GB")
+    scale = 1e9;
+  else if (unit == "KiB")
+    scale = 1024.0;
+  else if (unit == "MiB")
+    scale = 1024.0 * 1024;
+  else if (unit == "GiB")
+    scale = 1024.0 * 1024 * 1024;
+  else
+    SLIM_FAIL("size ", quoted(text), ": unknown unit ", quoted(unit));
+  SLIM_CHECK(value >= 0, "size ", quoted(text), " is negative");
+  return static_cast<uint64_t>(value * scale);
+}
+
+struct RandomModelCli {
+  model::RandomModelOptions model;
+  std::string save_path;
+  std::string dtype = "bf16";
+  std::string shard_size = "0";
+  bool overwrite = false;
+};
+
+}  // namespace
+
+CommandRunner add_random_model_command(CLI::App& app) {
+  auto options = std::make_shared<RandomModelCli>();
+  auto& m = options->model;
+  CLI::App* command = app.add_subcommand(
+      "random-model", "Write a small model with random weights in Hugging Face layout");
+  command->add_option("--save_path,--save-path", options->save_path, "output directory")
+      ->required();
+  command->add_option("--arch", m.architecture, "architecture name")->capture_default_str();
+  command->add_option("--vocab_size", m.vocab_size)->capture_default_str();
+  command->add_option("--hidden_size", m.hidden_size)->capture_default_str();
+  command->add_option("--intermediate_size", m.intermediate_size)->capture_default_str();
+  command->add_option("--num_hidden_layers,--layers", m.num_hidden_layers)->capture_default_str();
+  command->add_option("--num_attention_heads", m.num_attention_heads)->capture_default_str();
+  command->add_option("--num_key_value_heads", m.num_key_value_heads)->capture_default_str();
+  command->add_option("--head_dim", m.head_dim, "0: hidden_size / heads")->capture_default_str();
+  command->add_flag("--tie_word_embeddings", m.tie_word_embeddings);
+  command->add_option("--dtype", options->dtype, "bf16|fp16|fp32")->capture_default_str();
+  command->add_option("--seed", m.seed)->capture_default_str();
+  command
+      ->add_option("--shard_size", options->shard_size,
+                   "largest shard, e.g. 64MB (0: a single file)")
+      ->capture_default_str();
+  command->add_flag("--overwrite", options->overwrite, "replace a non-empty --save_path");
+  return [options] {
+    options->model.dtype = parse_dtype(options->dtype);
+    options->model.max_shard_bytes = parse_size(options->shard_size);
+    model::write_random_model(options->model, options->save_path, options->overwrite);
+    return kExitOk;
+  };
+}
+
+}  // namespace slim::cli

@@ -1,0 +1,15 @@
+#include "slim/core/error.h"
+
+namespace slim {
+
+std::string quoted(const std::string& text) {
+  return "'" + text + "'";
+}
+
+void throw_internal_error(const char* file, int line, const char* condition,
+                          const std::string& message) {
+  throw Error(str("internal error (a bug in Slim, please report it): ", file, ":", line,
+                  ": check '", condition, "' failed", message.empty() ? "" : ": ", message));
+}
+
+}  // namespace slim

@@ -1,0 +1,259 @@
+#include "slim/model/inspect.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cinttypes>
+#include <filesystem>
+#include <set>
+
+#include "slim/core/error.h"
+#include "slim/io/safetensors.h"
+#include "slim/model/tensor_layout.h"
+
+namespace slim::model {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4)
+    value /= 1024, ++unit;
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
+  return buffer;
+}
+
+std::string human_count(int64_t count) {
+  const char* units[] = {"", "K", "M", "B", "T"};
+  double value = static_cast<double>(count);
+  int unit = 0;
+  while (value >= 1000 && unit < 4)
+    value /= 1000, ++unit;
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, unit == 0 ? "%.0f%s" : "%.2f%s", value, units[unit]);
+  return buffer;
+}
+
+std::vector<TensorGroup> group_tensors(const io::SafetensorsCheckpoint& checkpoint) {
+  std::vector<TensorGroup> groups;
+  std::map<std::string, size_t> position;
+  // Order groups by first appearance in a natural order (layer 2 before layer 10).
+  std::vector<std::string> names = checkpoint.names();
+  for (const auto& name : names) {
+    const auto& info = checkpoint.info(name);
+    const std::string pattern = layer_pattern(name);
+    const std::string dtype = io::dtype_name(info.dtype);
+    const std::string shape = shape_text(info.shape);
+    auto [it, inserted] = position.emplace(pattern, groups.size());
+    if (inserted) {
+      groups.push_back({pattern, 1, dtype, shape});
+      continue;
+    }
+    TensorGroup& group = groups[it->second];
+    ++group.count;
+    if (group.dtype != dtype) group.dtype = "mixed";
+    if (group.shape != shape) group.shape = "mixed";
+  }
+  return groups;
+}
+
+void check_against_config(const io::ModelConfig& config,
+                          const io::SafetensorsCheckpoint& checkpoint, InspectReport& report) {
+  std::set<std::string> used;
+  int64_t missing = 0;
+  for (const auto& expected : expected_tensors(config)) {
+    used.insert(expected.name);
+    if (!checkpoint.contains(expected.name)) {
+      if (++missing <= 20) {
+        report.problems.push_back(str("missing tensor ", expected.name, " (expected shape ",
+                                      shape_text(expected.shape), ")"));
+      }
+      continue;
+    }
+    const auto& info = checkpoint.info(expected.name);
+    if (info.shape != expected.shape) {
+      report.problems.push_back(str("tensor ", expected.name, ": shape ", shape_text(info.shape),
+                                    " disagrees with config.json, which implies ",
+                                    shape_text(expected.shape)));
+    }
+  }
+  if (missing > 20) {
+    report.problems.push_back(str("... and ", missing - 20, " more missing tensors"));
+  }
+  std::vector<std::string> unused;
+  for (const auto& name : checkpoint.names()) {
+    if (used.count(name) == 0) unused.push_back(name);
+  }
+  if (!unused.empty()) {
+    std::string list;
+    for (size_t i = 0; i < std::min<size_t>(unused.size(), 5); ++i)
+      list += " " + unused[i];
+    report.notes.push_back(str(unused.size(), " tensor(s) not read by ", config.architecture, ":",
+                               list, unused.size() > 5 ? " ..." : ""));
+  }
+}
+
+}  // namespace
+
+std::string layer_pattern(const std::string& tensor_name) {
+  static const std::string kMarker = ".layers.";
+  std::string result = tensor_name;
+  size_t at = result.find(kMarker);
+  while (at != std::string::npos) {
+    const size_t digits = at + kMarker.size();
+    size_t end = digits;
+    while (end < result.size() && std::isdigit(static_cast<unsigned char>(result[end])))
+      ++end;
+    if (end > digits && end < result.size() && result[end] == '.') {
+      result.replace(digits, end - digits, "*");
+    }
+    at = result.find(kMarker, digits);
+  }
+  return result;
+}
+
+InspectReport inspect_model(const std::string& model_path) {
+  SLIM_CHECK(fs::is_directory(model_path), model_path, ": not a model directory");
+  InspectReport report;
+  report.model_path = model_path;
+  try {
+    report.config = io::load_model_config(model_path);
+  } catch (const Error& error) {
+    report.problems.push_back(error.what());
+  }
+  const auto checkpoint = io::SafetensorsCheckpoint::open(model_path);
+  if (!checkpoint.index_path().empty()) {
+    report.index_file = fs::path(checkpoint.index_path()).filename().string();
+  }
+  for (const auto& file : checkpoint.files()) {
+    report.checkpoint_files.push_back(fs::path(file->path()).filename().string());
+  }
+  for (const auto& name : checkpoint.names()) {
+    const auto& info = checkpoint.info(name);
+    ++report.tensor_count;
+    report.parameter_count += info.numel();
+    report.total_bytes += info.nbytes();
+    auto& total = report.dtypes[io::dtype_name(info.dtype)];
+    ++total.tensors;
+    total.bytes += info.nbytes();
+  }
+  report.groups = group_tensors(checkpoint);
+  if (report.config) check_against_config(*report.config, checkpoint, report);
+
+  std::set<std::string> checkpoint_names(report.checkpoint_files.begin(),
+                                         report.checkpoint_files.end());
+  for (const auto& entry : fs::directory_iterator(model_path)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && checkpoint_names.count(name) == 0 && name != report.index_file) {
+      report.other_files.push_back(name);
+    }
+  }
+  std::sort(report.other_files.begin(), report.other_files.end());
+  return report;
+}
+
+nlohmann::ordered_json InspectReport::to_json() const {
+  nlohmann::ordered_json out;
+  out["model_path"] = model_path;
+  if (config) {
+    out["architecture"] = config->architecture;
+    out["config"] = {{"num_hidden_layers", config->num_hidden_layers},
+                     {"hidden_size", config->hidden_size},
+                     {"intermediate_size", config->intermediate_size},
+                     {"num_attention_heads", config->num_attention_heads},
+                     {"num_key_value_heads", config->num_key_value_heads},
+                     {"head_dim", config->head_dim},
+                     {"vocab_size", config->vocab_size},
+                     {"tie_word_embeddings", config->tie_word_embeddings},
+                     {"dtype", config->dtype},
+                     {"rope_scaling", config->rope_scaling.type}};
+  } else {
+    out["architecture"] = nullptr;
+  }
+  out["checkpoint_files"] = checkpoint_files;
+  out["index_file"] =
+      index_file.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(index_file);
+  out["tensor_count"] = tensor_count;
+  out["parameter_count"] = parameter_count;
+  out["total_bytes"] = total_bytes;
+  for (const auto& [dtype, total] : dtypes) {
+    out["dtypes"][dtype] = {{"tensors", total.tensors}, {"bytes", total.bytes}};
+  }
+  out["tensors"] = nlohmann::ordered_json::array();
+  for (const auto& group : groups) {
+    out["tensors"].push_back({{"pattern", group.pattern},
+                              {"count", group.count},
+                              {"dtype", group.dtype},
+                              {"shape", group.shape}});
+  }
+  out["other_files"] = other_files;
+  out["problems"] = problems;
+  out["notes"] = notes;
+  return out;
+}
+
+std::string InspectReport::to_text() const {
+  std::string text = str("model:        ", model_path, "\n");
+  if (config) {
+    const auto& c = *config;
+    text += str("architecture: ", c.architecture, " (", c.num_hidden_layers, " layers, hidden ",
+                c.hidden_size, ", intermediate ", c.intermediate_size, ", heads ",
+                c.num_attention_heads, " / kv ", c.num_key_value_heads, ", head_dim ", c.head_dim,
+                ", vocab ", c.vocab_size, c.tie_word_embeddings ? ", tied embeddings" : "",
+                c.dtype.empty() ? "" : ", " + c.dtype, ")\n");
+    if (c.rope_scaling.type != "default") {
+      text += str("rope scaling: ", c.rope_scaling.type, " (factor ", c.rope_scaling.factor, ")\n");
+    }
+  } else {
+    text += "architecture: unknown (config.json unusable, see problems)\n";
+  }
+  text +=
+      str("checkpoint:   ", checkpoint_files.size(), " file(s)",
+          index_file.empty() ? "" : " indexed by " + index_file, ", ", tensor_count, " tensors\n");
+  text += str("parameters:   ", parameter_count, " (", human_count(parameter_count), ")\n");
+  text += str("size:         ", total_bytes, " bytes (", human_bytes(total_bytes), ")\n");
+  text += "dtypes:      ";
+  for (const auto& [dtype, total] : dtypes) {
+    text += str(" ", dtype, " ", total.tensors, " tensors ", human_bytes(total.bytes), ";");
+  }
+  text += "\n";
+  if (!other_files.empty()) {
+    text += "other files: ";
+    for (const auto& file : other_files)
+      text += " " + file;
+    text += "\n";
+  }
+  size_t width = 0;
+  for (const auto& group : groups)
+    width = std::max(width, group.pattern.size());
+  text += "tensors:\n";
+  for (const auto& group : groups) {
+    char line[512];
+    std::snprintf(line, sizeof line, "  %-*s  x%-4" PRId64 " %-8s %s\n", static_cast<int>(width),
+                  group.pattern.c_str(), group.count, group.dtype.c_str(), group.shape.c_str());
+    text += line;
+  }
+  for (const auto& note : notes)
+    text += "note: " + note + "\n";
+  if (problems.empty()) {
+    text += "problems:     none\n";
+  } else {
+    text += str("problems:     ", problems.size(), "\n");
+    for (const auto& problem : problems)
+      text += "  - " + problem + "\n";
+  }
+  return text;
+}
+
+}  // namespace slim::model
