@@ -11,7 +11,7 @@ c10::ScalarType parse_dtype(const std::string& name) {
   if (name == "bf16" || name == "bfloat16") return c10::kBFloat16;
   if (name == "fp16" || name == "float16") return c10::kHalf;
   if (name == "fp32" || name == "float32") return c10::kFloat;
-  SLIM_FAIL("--dtype: expected bf16, fp16 or fp32, found ", quoted(name));
+  SLIM_FAIL("--dtype: expected bf16, fp16 or fp32, found ", quote(name));
 }
 
 // "64MB", "1GiB", "4096" -> bytes.
@@ -21,7 +21,7 @@ uint64_t parse_size(const std::string& text) {
   try {
     value = std::stod(text, &used);
   } catch (const std::exception&) {
-    SLIM_FAIL("size ", quoted(text), " is not a number with an optional unit (KB, MB, GB, KiB...)");
+    SLIM_FAIL("size ", quote(text), " is not a number with an optional unit (KB, MB, GB, KiB...)");
   }
   const std::string unit = text.substr(used);
   double scale = 1;
@@ -40,8 +40,8 @@ uint64_t parse_size(const std::string& text) {
   else if (unit == "GiB")
     scale = 1024.0 * 1024 * 1024;
   else
-    SLIM_FAIL("size ", quoted(text), ": unknown unit ", quoted(unit));
-  SLIM_CHECK(value >= 0, "size ", quoted(text), " is negative");
+    SLIM_FAIL("size ", quote(text), ": unknown unit ", quote(unit));
+  SLIM_CHECK(value >= 0, "size ", quote(text), " is negative");
   return static_cast<uint64_t>(value * scale);
 }
 

@@ -2,7 +2,7 @@
 
 namespace slim {
 
-std::string quoted(const std::string& text) {
+std::string quote(const std::string& text) {
   return "'" + text + "'";
 }
 

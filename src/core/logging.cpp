@@ -21,7 +21,7 @@ spdlog::level::level_enum parse_level(const std::string& name) {
   if (lower == "error") return spdlog::level::err;
   if (lower == "critical") return spdlog::level::critical;
   if (lower == "off") return spdlog::level::off;
-  SLIM_FAIL("unknown log level ", quoted(name),
+  SLIM_FAIL("unknown log level ", quote(name),
             "; expected one of trace, debug, info, warn, error, critical, off");
 }
 

@@ -209,7 +209,7 @@ std::vector<std::string> load_text_dataset(const std::string& path, DatasetUse u
   } else if (extension == ".txt") {
     samples = load_txt(path, contents, use);
   } else {
-    SLIM_FAIL(path, ": unsupported dataset extension ", quoted(extension),
+    SLIM_FAIL(path, ": unsupported dataset extension ", quote(extension),
               "; expected .json (array of strings), .jsonl (one object per line) or .txt");
   }
   SLIM_CHECK(!samples.empty(), path, ": dataset has no text samples");

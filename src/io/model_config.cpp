@@ -86,7 +86,7 @@ RopeScaling parse_rope_scaling(const json& object, const std::string& source,
   rope.type = reader.string("rope_type", reader.string("type", ""));
   SLIM_CHECK(!rope.type.empty(), source, ": key '", key_name, "' has no 'rope_type'");
   SLIM_CHECK(kRopeTypes.count(rope.type) != 0, reader.where("rope_type"), ": unsupported type ",
-             quoted(rope.type), "; supported: default, linear, dynamic, yarn, llama3");
+             quote(rope.type), "; supported: default, linear, dynamic, yarn, llama3");
   if (rope.type == "default") return rope;
 
   rope.factor = reader.required_number("factor");
@@ -188,7 +188,7 @@ ModelConfig parse_model_config(const json& object, const std::string& source) {
   config.architecture = architectures[0].get<std::string>();
   config.traits = model::find_architecture(config.architecture);
   SLIM_CHECK(config.traits != nullptr, source, ": unsupported architecture ",
-             quoted(config.architecture), "; supported: ", model::supported_architectures_text());
+             quote(config.architecture), "; supported: ", model::supported_architectures_text());
   const auto& traits = *config.traits;
   config.model_type = reader.string("model_type", traits.model_type);
 
@@ -214,7 +214,7 @@ ModelConfig parse_model_config(const json& object, const std::string& source) {
   config.rms_norm_eps = reader.number("rms_norm_eps", traits.default_rms_norm_eps);
   config.hidden_act = reader.string("hidden_act", "silu");
   SLIM_CHECK(config.hidden_act == "silu", reader.where("hidden_act"),
-             ": only 'silu' is supported, found ", quoted(config.hidden_act));
+             ": only 'silu' is supported, found ", quote(config.hidden_act));
 
   // Rotary parameters: transformers 5 nests them in rope_parameters.
   config.rope_theta = reader.number("rope_theta", traits.default_rope_theta);
@@ -257,7 +257,7 @@ ModelConfig parse_model_config(const json& object, const std::string& source) {
     static const std::set<std::string> kDtypes = {"bfloat16", "float16", "float32"};
     SLIM_CHECK(kDtypes.count(config.dtype) != 0,
                reader.where(reader.has("dtype") ? "dtype" : "torch_dtype"),
-               ": expected bfloat16, float16 or float32, found ", quoted(config.dtype));
+               ": expected bfloat16, float16 or float32, found ", quote(config.dtype));
   }
   config.bos_token_id = reader.optional_int("bos_token_id");
   config.pad_token_id = reader.optional_int("pad_token_id");

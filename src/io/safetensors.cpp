@@ -87,7 +87,7 @@ uint64_t read_u64_le(const uint8_t* bytes) {
 }
 
 TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, const json& entry) {
-  const std::string where = str(path, ": tensor ", quoted(name));
+  const std::string where = str(path, ": tensor ", quote(name));
   SLIM_CHECK(entry.is_object(), where, ": header entry is not a JSON object");
   TensorInfo info;
   info.name = name;
@@ -96,7 +96,7 @@ TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, 
              ": missing string key 'dtype'");
   const std::string dtype_text = entry["dtype"].get<std::string>();
   const auto dtype = parse_dtype(dtype_text);
-  SLIM_CHECK(dtype.has_value(), where, ": unknown dtype ", quoted(dtype_text),
+  SLIM_CHECK(dtype.has_value(), where, ": unknown dtype ", quote(dtype_text),
              " (known: ", known_dtype_names(), ")");
   info.dtype = *dtype;
 
@@ -206,7 +206,7 @@ void SafetensorsFile::parse_header() {
   } catch (const json::exception& error) {
     SLIM_FAIL(path, ": header is not valid JSON: ", error.what());
   }
-  SLIM_CHECK(duplicate.empty(), path, ": tensor ", quoted(duplicate),
+  SLIM_CHECK(duplicate.empty(), path, ": tensor ", quote(duplicate),
              " appears more than once in the header");
   SLIM_CHECK(header.is_object(), path, ": header is not a JSON object");
 
@@ -214,7 +214,7 @@ void SafetensorsFile::parse_header() {
     if (name == "__metadata__") {
       SLIM_CHECK(entry.is_object(), path, ": __metadata__ must be an object of strings");
       for (const auto& [key, value] : entry.items()) {
-        SLIM_CHECK(value.is_string(), path, ": __metadata__ key ", quoted(key), " is not a string");
+        SLIM_CHECK(value.is_string(), path, ": __metadata__ key ", quote(key), " is not a string");
         metadata_[key] = value.get<std::string>();
       }
       continue;
@@ -230,13 +230,13 @@ void SafetensorsFile::parse_header() {
   uint64_t expected_begin = 0;
   const TensorInfo* previous = nullptr;
   for (const auto& info : tensors_) {
-    SLIM_CHECK(info.end <= data_size_, path, ": tensor ", quoted(info.name), ": data_offsets [",
+    SLIM_CHECK(info.end <= data_size_, path, ": tensor ", quote(info.name), ": data_offsets [",
                info.begin, ", ", info.end, "] are out of range: the data section has ", data_size_,
                " bytes");
-    SLIM_CHECK(info.begin >= expected_begin, path, ": tensor ", quoted(info.name),
+    SLIM_CHECK(info.begin >= expected_begin, path, ": tensor ", quote(info.name),
                ": data_offsets [", info.begin, ", ", info.end, "] overlap tensor ",
-               quoted(previous ? previous->name : ""), " which ends at ", expected_begin);
-    SLIM_CHECK(info.begin == expected_begin, path, ": tensor ", quoted(info.name),
+               quote(previous ? previous->name : ""), " which ends at ", expected_begin);
+    SLIM_CHECK(info.begin == expected_begin, path, ": tensor ", quote(info.name),
                ": data starts at ", info.begin, " but the previous tensor ends at ", expected_begin,
                " (the data section must have no holes)");
     expected_begin = info.end;
@@ -250,7 +250,7 @@ void SafetensorsFile::parse_header() {
 
 const TensorInfo& SafetensorsFile::info(const std::string& name) const {
   const auto found = index_.find(name);
-  SLIM_CHECK(found != index_.end(), path(), ": no tensor named ", quoted(name));
+  SLIM_CHECK(found != index_.end(), path(), ": no tensor named ", quote(name));
   return tensors_[found->second];
 }
 
@@ -269,7 +269,7 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   if (const auto scalar = dtype_scalar_type(entry.dtype)) {
     type = *scalar;
   } else {
-    SLIM_CHECK(element_size == 1, path(), ": tensor ", quoted(name), " has dtype ",
+    SLIM_CHECK(element_size == 1, path(), ": tensor ", quote(name), " has dtype ",
                dtype_name(entry.dtype), " which has no ATen equivalent; read it with raw_bytes()");
     type = at::kByte;  // F8 variants: bytes with the dtype kept in info()
   }
@@ -293,7 +293,7 @@ void SafetensorsCheckpoint::add_file(std::shared_ptr<SafetensorsFile> file) {
   const size_t position = files_.size();
   for (const auto& info : file->tensors()) {
     const auto [it, inserted] = where_.emplace(info.name, position);
-    SLIM_CHECK(inserted, "tensor ", quoted(info.name), " is stored twice: in ",
+    SLIM_CHECK(inserted, "tensor ", quote(info.name), " is stored twice: in ",
                files_[it->second]->path(), " and in ", file->path());
     names_.push_back(info.name);
   }
@@ -323,19 +323,19 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_index(const std::string& index
   const fs::path directory = fs::path(index_path).parent_path();
   std::map<std::string, std::vector<std::string>> tensors_by_shard;
   for (const auto& [tensor_name, shard] : index["weight_map"].items()) {
-    SLIM_CHECK(shard.is_string(), index_path, ": weight_map entry ", quoted(tensor_name),
+    SLIM_CHECK(shard.is_string(), index_path, ": weight_map entry ", quote(tensor_name),
                " is not a file name");
     tensors_by_shard[shard.get<std::string>()].push_back(tensor_name);
   }
   for (const auto& [shard, tensor_names] : tensors_by_shard) {
     const fs::path shard_path = directory / shard;
-    SLIM_CHECK(fs::is_regular_file(shard_path), index_path, ": shard ", quoted(shard), " (holding ",
-               quoted(tensor_names.front()), " and ", tensor_names.size() - 1,
+    SLIM_CHECK(fs::is_regular_file(shard_path), index_path, ": shard ", quote(shard), " (holding ",
+               quote(tensor_names.front()), " and ", tensor_names.size() - 1,
                " more) does not exist at ", shard_path.string());
     auto file = SafetensorsFile::open(shard_path.string());
     for (const auto& tensor_name : tensor_names) {
-      SLIM_CHECK(file->contains(tensor_name), index_path, ": tensor ", quoted(tensor_name),
-                 " is mapped to ", quoted(shard), " but that shard does not contain it");
+      SLIM_CHECK(file->contains(tensor_name), index_path, ": tensor ", quote(tensor_name),
+                 " is mapped to ", quote(shard), " but that shard does not contain it");
     }
     if (file->tensors().size() != tensor_names.size()) {
       spdlog::warn("{}: shard {} holds {} tensors not listed in the index; they are ignored",
@@ -399,7 +399,7 @@ const SafetensorsFile& SafetensorsCheckpoint::file_of(const std::string& name) c
   SLIM_CHECK(found != where_.end(), "checkpoint ",
              index_path_.empty() ? (files_.empty() ? std::string("?") : files_.front()->path())
                                  : index_path_,
-             ": no tensor named ", quoted(name));
+             ": no tensor named ", quote(name));
   return *files_[found->second];
 }
 

@@ -55,7 +55,7 @@ SafetensorsWriter::SafetensorsWriter(std::string directory, SafetensorsWriterOpt
     : directory_(std::move(directory)), options_(std::move(options)) {
   SLIM_CHECK(fs::is_directory(directory_), directory_, ": output directory does not exist");
   SLIM_CHECK(!options_.basename.empty() && options_.basename.find('/') == std::string::npos,
-             "safetensors writer: invalid base name ", quoted(options_.basename));
+             "safetensors writer: invalid base name ", quote(options_.basename));
 }
 
 SafetensorsWriter::~SafetensorsWriter() {
@@ -94,17 +94,17 @@ void SafetensorsWriter::add(const std::string& name, const at::Tensor& tensor) {
 void SafetensorsWriter::add_raw(const std::string& name, Dtype dtype,
                                 const std::vector<int64_t>& shape, const void* bytes,
                                 uint64_t nbytes) {
-  SLIM_CHECK(!finished_, "safetensors writer: add(", quoted(name), ") after finish()");
+  SLIM_CHECK(!finished_, "safetensors writer: add(", quote(name), ") after finish()");
   SLIM_CHECK(name != "__metadata__" && !name.empty(), "safetensors writer: invalid tensor name ",
-             quoted(name));
-  SLIM_CHECK(seen_.emplace(name, true).second, "safetensors writer: tensor ", quoted(name),
+             quote(name));
+  SLIM_CHECK(seen_.emplace(name, true).second, "safetensors writer: tensor ", quote(name),
              " added twice");
   uint64_t expected = dtype_size(dtype);
   for (int64_t dim : shape) {
-    SLIM_CHECK(dim >= 0, "safetensors writer: tensor ", quoted(name), " has a negative dimension");
+    SLIM_CHECK(dim >= 0, "safetensors writer: tensor ", quote(name), " has a negative dimension");
     expected *= static_cast<uint64_t>(dim);
   }
-  SLIM_CHECK(expected == nbytes, "safetensors writer: tensor ", quoted(name), " has ", nbytes,
+  SLIM_CHECK(expected == nbytes, "safetensors writer: tensor ", quote(name), " has ", nbytes,
              " bytes, its shape and dtype need ", expected);
 
   const bool shard_full = !shards_.empty() && options_.max_shard_bytes > 0 &&

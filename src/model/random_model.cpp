@@ -76,7 +76,7 @@ void write_random_model(const RandomModelOptions& options, const std::string& sa
                         bool overwrite) {
   const ArchitectureTraits* traits = find_architecture(options.architecture);
   SLIM_CHECK(traits != nullptr, "random model: unsupported architecture ",
-             quoted(options.architecture), "; supported: ", supported_architectures_text());
+             quote(options.architecture), "; supported: ", supported_architectures_text());
   const auto config_text = config_json(options, *traits).dump(2) + "\n";
   // Parsing our own config validates the geometry with the same rules users get.
   const io::ModelConfig config =

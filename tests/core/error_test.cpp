@@ -4,7 +4,7 @@
 
 TEST(Error, CheckBuildsMessageFromParts) {
   try {
-    SLIM_CHECK(1 + 1 == 3, "tensor ", slim::quoted("w"), ": expected ", 3, ", found ", 2);
+    SLIM_CHECK(1 + 1 == 3, "tensor ", slim::quote("w"), ": expected ", 3, ", found ", 2);
     FAIL() << "no throw";
   } catch (const slim::Error& error) {
     EXPECT_STREQ(error.what(), "tensor 'w': expected 3, found 2");

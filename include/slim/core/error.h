@@ -25,8 +25,9 @@ std::string str(Parts&&... parts) {
   return out.str();
 }
 
-// Quotes a user-provided string so empty names and trailing spaces are visible in messages.
-std::string quoted(const std::string& text);
+// Quotes a user-provided string (single quotes; named so that ADL never picks std::quoted) so empty
+// names and trailing spaces are visible in messages.
+std::string quote(const std::string& text);
 
 [[noreturn]] void throw_internal_error(const char* file, int line, const char* condition,
                                        const std::string& message);
