@@ -12,6 +12,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  python3 python3-venv    # reference packages for conformance tests (tests/python)
 )
 
 missing=()

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <set>
 
+#include <ATen/ATen.h>
+
 #include "slim/core/error.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/tensor_layout.h"
@@ -104,6 +106,22 @@ void check_against_config(const io::ModelConfig& config,
   }
 }
 
+std::vector<TensorDetail> detail_tensors(const io::SafetensorsCheckpoint& checkpoint) {
+  std::vector<TensorDetail> details;
+  for (const auto& name : checkpoint.names()) {
+    const auto& info = checkpoint.info(name);
+    TensorDetail detail{name, io::dtype_name(info.dtype), info.shape,
+                        fs::path(checkpoint.file_of(name).path()).filename().string(), 0.0};
+    if (io::dtype_scalar_type(info.dtype)) {
+      detail.sum = checkpoint.tensor(name).to(at::kDouble).sum().item<double>();
+    } else {
+      detail.sum = checkpoint.raw_bytes(name).to(at::kDouble).sum().item<double>();
+    }
+    details.push_back(std::move(detail));
+  }
+  return details;
+}
+
 }  // namespace
 
 std::string layer_pattern(const std::string& tensor_name) {
@@ -123,14 +141,19 @@ std::string layer_pattern(const std::string& tensor_name) {
   return result;
 }
 
-InspectReport inspect_model(const std::string& model_path) {
-  SLIM_CHECK(fs::is_directory(model_path), model_path, ": not a model directory");
+InspectReport inspect_model(const std::string& model_path, bool tensor_details) {
+  SLIM_CHECK(fs::exists(model_path), model_path, ": no such file or directory");
+  const bool is_directory = fs::is_directory(model_path);
   InspectReport report;
   report.model_path = model_path;
-  try {
-    report.config = io::load_model_config(model_path);
-  } catch (const Error& error) {
-    report.problems.push_back(error.what());
+  if (is_directory) {
+    try {
+      report.config = io::load_model_config(model_path);
+    } catch (const Error& error) {
+      report.problems.push_back(error.what());
+    }
+  } else {
+    report.notes.push_back("a single checkpoint file: config.json not consulted");
   }
   const auto checkpoint = io::SafetensorsCheckpoint::open(model_path);
   if (!checkpoint.index_path().empty()) {
@@ -150,6 +173,8 @@ InspectReport inspect_model(const std::string& model_path) {
   }
   report.groups = group_tensors(checkpoint);
   if (report.config) check_against_config(*report.config, checkpoint, report);
+  if (tensor_details) report.details = detail_tensors(checkpoint);
+  if (!is_directory) return report;
 
   std::set<std::string> checkpoint_names(report.checkpoint_files.begin(),
                                          report.checkpoint_files.end());
@@ -197,6 +222,16 @@ nlohmann::ordered_json InspectReport::to_json() const {
                               {"dtype", group.dtype},
                               {"shape", group.shape}});
   }
+  if (!details.empty()) {
+    out["tensor_list"] = nlohmann::ordered_json::array();
+    for (const auto& detail : details) {
+      out["tensor_list"].push_back({{"name", detail.name},
+                                    {"dtype", detail.dtype},
+                                    {"shape", detail.shape},
+                                    {"file", detail.file},
+                                    {"sum", detail.sum}});
+    }
+  }
   out["other_files"] = other_files;
   out["problems"] = problems;
   out["notes"] = notes;
@@ -215,7 +250,7 @@ std::string InspectReport::to_text() const {
     if (c.rope_scaling.type != "default") {
       text += str("rope scaling: ", c.rope_scaling.type, " (factor ", c.rope_scaling.factor, ")\n");
     }
-  } else {
+  } else if (fs::is_directory(model_path)) {
     text += "architecture: unknown (config.json unusable, see problems)\n";
   }
   text +=
@@ -244,8 +279,14 @@ std::string InspectReport::to_text() const {
                   group.pattern.c_str(), group.count, group.dtype.c_str(), group.shape.c_str());
     text += line;
   }
-  for (const auto& note : notes)
-    text += "note: " + note + "\n";
+  if (!details.empty()) {
+    text += "tensor list (name, dtype, shape, sum, file):\n";
+    for (const auto& detail : details) {
+      text += str("  ", detail.name, "  ", detail.dtype, "  ", shape_text(detail.shape), "  ",
+                  detail.sum, "  ", detail.file, "\n");
+    }
+  }
+  for (const auto& note : notes) text += "note: " + note + "\n";
   if (problems.empty()) {
     text += "problems:     none\n";
   } else {

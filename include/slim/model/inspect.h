@@ -20,6 +20,17 @@ struct TensorGroup {
   std::string shape;  // "[64, 128]", or "mixed"
 };
 
+// One tensor with a checksum, for `inspect --tensors`.
+struct TensorDetail {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::string file;  // checkpoint file holding it
+  // Sum of the values in fp64 (for F8 and unsigned types without an ATen equivalent: of the
+  // raw bytes), so other tools can cross-check what Slim reads.
+  double sum = 0;
+};
+
 struct DtypeTotal {
   int64_t tensors = 0;
   uint64_t bytes = 0;
@@ -35,6 +46,7 @@ struct InspectReport {
   uint64_t total_bytes = 0;
   std::map<std::string, DtypeTotal> dtypes;
   std::vector<TensorGroup> groups;
+  std::vector<TensorDetail> details;     // filled only when asked for
   std::vector<std::string> other_files;  // tokenizer.json, generation_config.json, ...
   std::vector<std::string> problems;     // the model cannot be used as is
   std::vector<std::string> notes;        // worth knowing, not wrong
@@ -43,9 +55,11 @@ struct InspectReport {
   std::string to_text() const;
 };
 
-// Throws slim::Error when the directory or its safetensors cannot be read at all; everything
-// else (config problems, missing or mis-shaped tensors) is reported in `problems`.
-InspectReport inspect_model(const std::string& model_path);
+// `model_path` is a model directory, or a single .safetensors / index file (then config.json is
+// not consulted). Throws slim::Error when the safetensors cannot be read at all; everything else
+// (config problems, missing or mis-shaped tensors) is reported in `problems`. With
+// `tensor_details`, every tensor is read to compute its checksum.
+InspectReport inspect_model(const std::string& model_path, bool tensor_details = false);
 
 // Replaces ".layers.<n>." by ".layers.*." in a tensor name.
 std::string layer_pattern(const std::string& tensor_name);

@@ -1,0 +1,45 @@
+# Two entry points for a fresh Debian 12 machine:
+#   make demo   set everything up, build, and run the main job on the bundled default model
+#   make test   set everything up, build, and run the whole test suite
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+SLIM_CACHE ?= $(HOME)/.cache/slim
+DEMO_DIR ?= $(BUILD_DIR)/demo
+
+.PHONY: all deps python build test demo format check-format clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+python: deps
+	bash scripts/setup-python.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DSLIM_PYTHON=$(shell bash scripts/setup-python.sh --print-python)
+
+build: deps python $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Until the quantizer lands, the demo writes a small sharded random Llama with Slim's own writer
+# and inspects it.
+demo: build
+	$(BUILD_DIR)/slim random-model --arch LlamaForCausalLM --hidden_size 256 --intermediate_size 768 \
+	  --num_hidden_layers 4 --num_attention_heads 8 --num_key_value_heads 4 --vocab_size 32000 \
+	  --shard_size 8MB --save_path $(DEMO_DIR)/random-llama --overwrite
+	$(BUILD_DIR)/slim inspect --model_path $(DEMO_DIR)/random-llama
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR)
