@@ -163,12 +163,14 @@ bool ModelConfig::has_qkv_bias() const {
 
 std::optional<int64_t> ModelConfig::window_of_layer(int64_t layer) const {
   if (!sliding_window) return std::nullopt;
+  // Qwen2/Qwen3 drop the window when the flag is off, even for "sliding_attention" layer types.
+  if (traits->window_needs_flag && !use_sliding_window) return std::nullopt;
   if (!layer_types.empty()) {
     if (layer < 0 || layer >= static_cast<int64_t>(layer_types.size())) return std::nullopt;
     return layer_types[layer] == "sliding_attention" ? sliding_window : std::nullopt;
   }
   if (!traits->window_needs_flag) return sliding_window;
-  if (use_sliding_window && layer >= max_window_layers) return sliding_window;
+  if (layer >= max_window_layers) return sliding_window;
   return std::nullopt;
 }
 
