@@ -36,6 +36,7 @@ void init(const std::string& level_name) {
       throw Error(str("SLIM_LOG_LEVEL: ", error.what()));
     }
   }
+  spdlog::drop("slim");  // init() may run more than once (tests, embedding programs)
   auto logger = spdlog::stderr_color_mt("slim");
   logger->set_pattern("%^[%H:%M:%S.%e %L]%$ %v");
   logger->set_level(chosen.empty() ? spdlog::level::info : parse_level(chosen));

@@ -36,9 +36,10 @@ std::string format_rate(double per_second, const std::string& unit) {
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   char buffer[64];
-  if (seconds < 60) {
+  // Decide the unit after rounding, so 59.96 s prints "1 min 00 s", not "60.0 s".
+  if (std::round(seconds * 10) / 10 < 60) {
     std::snprintf(buffer, sizeof buffer, "%.1f s", seconds);
-  } else if (seconds < 3600) {
+  } else if (std::lround(seconds) < 3600) {
     const long total = std::lround(seconds);
     std::snprintf(buffer, sizeof buffer, "%ld min %02ld s", total / 60, total % 60);
   } else {

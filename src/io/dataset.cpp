@@ -63,7 +63,7 @@ std::vector<std::string> load_json(const std::string& path, const std::string& c
     SLIM_FAIL(path, ":", line_of_offset(contents, error.byte == 0 ? 0 : error.byte - 1),
               ": not valid JSON: ", error.what());
   }
-  SLIM_CHECK(document.is_array(), path, ": expected a JSON array of strings, found a ",
+  SLIM_CHECK(document.is_array(), path, ": expected a JSON array of strings, found JSON ",
              document.type_name());
   std::vector<std::string> samples;
   for (size_t i = 0; i < document.size(); ++i) {
@@ -77,7 +77,7 @@ std::vector<std::string> load_json(const std::string& path, const std::string& c
                  ": object has none of the keys inputs_pretokenized, prompt, text");
       samples.push_back(std::move(*text));
     } else {
-      SLIM_FAIL(where, ": expected a string, found a ", element.type_name());
+      SLIM_FAIL(where, ": expected a string, found JSON ", element.type_name());
     }
   }
   return samples;

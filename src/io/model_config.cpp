@@ -162,16 +162,16 @@ bool ModelConfig::has_qkv_bias() const {
 }
 
 std::optional<int64_t> ModelConfig::window_of_layer(int64_t layer) const {
-  if (!sliding_window) return std::nullopt;
+  using model::WindowRule;
+  if (!sliding_window || traits->window_rule == WindowRule::None) return std::nullopt;
   // Qwen2/Qwen3 drop the window when the flag is off, even for "sliding_attention" layer types.
-  if (traits->window_needs_flag && !use_sliding_window) return std::nullopt;
+  if (traits->window_rule == WindowRule::WithFlag && !use_sliding_window) return std::nullopt;
   if (!layer_types.empty()) {
     if (layer < 0 || layer >= static_cast<int64_t>(layer_types.size())) return std::nullopt;
     return layer_types[layer] == "sliding_attention" ? sliding_window : std::nullopt;
   }
-  if (!traits->window_needs_flag) return sliding_window;
-  if (layer >= max_window_layers) return sliding_window;
-  return std::nullopt;
+  if (traits->window_rule == WindowRule::Always) return sliding_window;
+  return layer >= max_window_layers ? sliding_window : std::nullopt;
 }
 
 ModelConfig parse_model_config(const json& object, const std::string& source) {
@@ -240,7 +240,8 @@ ModelConfig parse_model_config(const json& object, const std::string& source) {
     config.sliding_window = traits.default_sliding_window;
   }
   config.use_sliding_window = reader.boolean("use_sliding_window", false);
-  config.max_window_layers = reader.optional_int("max_window_layers").value_or(0);
+  config.max_window_layers =
+      reader.optional_int("max_window_layers").value_or(traits.default_max_window_layers);
   if (reader.has("layer_types")) {
     const json& types = object.at("layer_types");
     SLIM_CHECK(types.is_array() && static_cast<int64_t>(types.size()) == config.num_hidden_layers,

@@ -7,11 +7,11 @@ namespace {
 // Defaults follow transformers' LlamaConfig, MistralConfig, Qwen2Config and Qwen3Config.
 // clang-format off
 const ArchitectureTraits kArchitectures[] = {
-    // name                 type       qkv   attn   mlp    qknorm flag   eps   theta    maxpos  window head
-    {"LlamaForCausalLM",   "llama",   false, true,  true,  false, false, 1e-6, 10000.0, 2048,   0,    0},
-    {"MistralForCausalLM", "mistral", false, false, false, false, false, 1e-6, 10000.0, 131072, 4096, 0},
-    {"Qwen2ForCausalLM",   "qwen2",   true,  false, false, false, true,  1e-6, 10000.0, 32768,  4096, 0},
-    {"Qwen3ForCausalLM",   "qwen3",   false, true,  false, true,  true,  1e-6, 10000.0, 32768,  4096, 128},
+    // name                 type       qkv   attn   mlp    qknorm window                eps   theta    maxpos  window head winlayers
+    {"LlamaForCausalLM",   "llama",   false, true,  true,  false, WindowRule::None,     1e-6, 10000.0, 2048,   0,    0,   0},
+    {"MistralForCausalLM", "mistral", false, false, false, false, WindowRule::Always,   1e-6, 10000.0, 131072, 4096, 0,   0},
+    {"Qwen2ForCausalLM",   "qwen2",   true,  false, false, false, WindowRule::WithFlag, 1e-6, 10000.0, 32768,  4096, 0,   28},
+    {"Qwen3ForCausalLM",   "qwen3",   false, true,  false, true,  WindowRule::WithFlag, 1e-6, 10000.0, 32768,  4096, 128, 28},
 };
 // clang-format on
 

@@ -51,7 +51,7 @@ nlohmann::ordered_json config_json(const RandomModelOptions& options,
   config["eos_token_id"] = 2;
   config["torch_dtype"] = dtype_config_name(options.dtype);
   if (traits.attention_bias_key) config["attention_bias"] = false;
-  if (traits.window_needs_flag) config["use_sliding_window"] = false;
+  if (traits.window_rule == WindowRule::WithFlag) config["use_sliding_window"] = false;
   if (std::string(traits.model_type) == "mistral") config["sliding_window"] = nullptr;
   return config;
 }

@@ -321,3 +321,9 @@ TEST(Logging, InitRejectsABadEnvironmentLevel) {
 }
 
 }  // namespace
+
+TEST(ProgressFormat, DurationUnitIsChosenAfterRounding) {
+  EXPECT_EQ(slim::format_duration(59.96), "1 min 00 s");
+  EXPECT_EQ(slim::format_duration(3599.6), "1 h 00 min");
+  EXPECT_EQ(slim::format_duration(59.94), "59.9 s");
+}

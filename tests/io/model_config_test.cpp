@@ -350,12 +350,13 @@ TEST(ModelConfig, MinimalConfigsUseTheFamilyDefaults) {
     int64_t max_position_embeddings;
     std::optional<int64_t> sliding_window;
     int64_t head_dim;
+    int64_t max_window_layers;
   };
   const Expected rows[] = {
-      {"LlamaForCausalLM", "llama", 2048, std::nullopt, 32},
-      {"MistralForCausalLM", "mistral", 131072, 4096, 32},
-      {"Qwen2ForCausalLM", "qwen2", 32768, 4096, 32},
-      {"Qwen3ForCausalLM", "qwen3", 32768, 4096, 128},
+      {"LlamaForCausalLM", "llama", 2048, std::nullopt, 32, 0},
+      {"MistralForCausalLM", "mistral", 131072, 4096, 32, 0},
+      {"Qwen2ForCausalLM", "qwen2", 32768, 4096, 32, 28},
+      {"Qwen3ForCausalLM", "qwen3", 32768, 4096, 128, 28},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.architecture);
@@ -375,7 +376,7 @@ TEST(ModelConfig, MinimalConfigsUseTheFamilyDefaults) {
     EXPECT_FALSE(config.attention_bias);
     EXPECT_FALSE(config.mlp_bias);
     EXPECT_FALSE(config.use_sliding_window);
-    EXPECT_EQ(config.max_window_layers, 0);
+    EXPECT_EQ(config.max_window_layers, row.max_window_layers);
     EXPECT_TRUE(config.layer_types.empty());
     EXPECT_EQ(config.dtype, "");
     EXPECT_FALSE(config.bos_token_id.has_value());
@@ -909,6 +910,27 @@ TEST(ModelConfigFile, MalformedJsonNamesTheFile) {
   EXPECT_ERROR_WITH(load_model_config(dir.path()), file, "not valid JSON");
   const std::string empty = write(dir, "empty.json", "");
   EXPECT_ERROR_WITH(load_model_config(empty), empty, "not valid JSON");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ModelConfig, QwenMaxWindowLayersDefaultsToTheClassDefault) {
+  json object = minimal("Qwen2ForCausalLM");
+  object["num_hidden_layers"] = 32;
+  object["use_sliding_window"] = true;
+  object["sliding_window"] = 1024;
+  const ModelConfig config = parse(object);
+  EXPECT_EQ(config.max_window_layers, 28);  // transformers' Qwen2Config default
+  EXPECT_FALSE(config.window_of_layer(27).has_value());
+  EXPECT_EQ(config.window_of_layer(28), 1024);
+}
+
+TEST(ModelConfig, LlamaIgnoresSlidingWindowLikeTransformers) {
+  json object = minimal("LlamaForCausalLM");
+  object["sliding_window"] = 256;
+  EXPECT_FALSE(parse(object).window_of_layer(0).has_value());
 }
 
 }  // namespace

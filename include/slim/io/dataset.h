@@ -1,6 +1,6 @@
 // Calibration and evaluation text, loaded the way msModelSlim loads it.
 //
-//   .json   an array of strings (objects are read like .jsonl lines)
+//   .json   an array of strings, or of objects with one of the .jsonl text keys
 //   .jsonl  one JSON object per line; text under "inputs_pretokenized", else "prompt", else "text";
 //           a line that is not JSON is taken as raw text; blank lines are skipped
 //   .txt    evaluation: the whole file is one sample; calibration: each paragraph (text between

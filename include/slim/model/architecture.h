@@ -9,6 +9,12 @@
 
 namespace slim::model {
 
+enum class WindowRule {
+  None,  // no sliding-window attention (Llama ignores a "sliding_window" key, as transformers does)
+  Always,   // every layer uses "sliding_window" when set (Mistral)
+  WithFlag  // only with "use_sliding_window": true, from layer "max_window_layers" on (Qwen2/3)
+};
+
 struct ArchitectureTraits {
   const char* name;         // config.json "architectures"[0], e.g. "LlamaForCausalLM"
   const char* model_type;   // config.json "model_type", e.g. "llama"
@@ -16,13 +22,14 @@ struct ArchitectureTraits {
   bool attention_bias_key;  // honours config "attention_bias" (bias on q/k/v/o)
   bool mlp_bias_key;        // honours config "mlp_bias"
   bool qk_norm;             // Qwen3: per-head RMSNorm of queries and keys
-  bool window_needs_flag;   // sliding window applies only with "use_sliding_window": true
+  WindowRule window_rule;   // when config "sliding_window" applies
   // Defaults of the Hugging Face configuration class for keys config.json may omit.
   double default_rms_norm_eps;
   double default_rope_theta;
   int64_t default_max_position_embeddings;
   int64_t default_sliding_window;  // 0: none
   int64_t default_head_dim;        // 0: hidden_size / num_attention_heads
+  int64_t default_max_window_layers;
 };
 
 // nullptr when unknown.

@@ -1,0 +1,68 @@
+#include "slim/core/files.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "support/expect_error.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using slim::AtomicOutputDir;
+using slim::testing::TempDir;
+
+TEST(AtomicOutputDir, AppearsOnlyAfterCommit) {
+  TempDir dir;
+  const std::string target = dir.file("out");
+  {
+    AtomicOutputDir output(target, false);
+    slim::write_file(output.path() + "/a.txt", "hello");
+    EXPECT_FALSE(fs::exists(target));
+    output.commit();
+  }
+  EXPECT_EQ(slim::read_file(target + "/a.txt"), "hello");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), {}), 1) << "no temporaries left";
+}
+
+TEST(AtomicOutputDir, UncommittedWorkIsRemoved) {
+  TempDir dir;
+  {
+    AtomicOutputDir output(dir.file("out"), false);
+    slim::write_file(output.path() + "/partial", "x");
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(AtomicOutputDir, RefusesNonEmptyTargetUnlessOverwrite) {
+  TempDir dir;
+  fs::create_directories(dir.file("out"));
+  slim::write_file(dir.file("out/old"), "old");
+  EXPECT_ERROR_WITH(AtomicOutputDir(dir.file("out"), false), "out", "not empty", "--overwrite");
+  {
+    AtomicOutputDir output(dir.file("out"), true);
+    slim::write_file(output.path() + "/new", "new");
+    output.commit();
+  }
+  EXPECT_FALSE(fs::exists(dir.file("out/old")));
+  EXPECT_TRUE(fs::exists(dir.file("out/new")));
+}
+
+TEST(AtomicOutputDir, EmptyExistingDirectoryIsFineAndFileIsNot) {
+  TempDir dir;
+  fs::create_directories(dir.file("empty"));
+  AtomicOutputDir output(dir.file("empty/"), false);
+  output.commit();
+  slim::write_file(dir.file("file"), "x");
+  EXPECT_ERROR_WITH(AtomicOutputDir(dir.file("file"), true), "not a directory");
+}
+
+TEST(Files, ReadErrorsNameTheFile) {
+  TempDir dir;
+  EXPECT_ERROR_WITH(slim::read_file(dir.file("missing.txt")), "missing.txt", "cannot open");
+  EXPECT_ERROR_WITH(slim::read_file(dir.path()), "is a directory");
+  EXPECT_ERROR_WITH(slim::write_file(dir.file("no/such/dir/x"), "x"), "no/such/dir/x");
+}
+
+}  // namespace
