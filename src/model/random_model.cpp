@@ -7,6 +7,7 @@
 
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/progress.h"
 #include "slim/io/model_config.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/architecture.h"
@@ -93,9 +94,13 @@ void write_random_model(const RandomModelOptions& options, const std::string& sa
   writer_options.max_shard_bytes = options.max_shard_bytes;
   writer_options.metadata = {{"format", "pt"}};
   io::SafetensorsWriter writer(output.path(), writer_options);
-  for (const auto& expected : expected_tensors(config)) {
+  const auto tensors = expected_tensors(config);
+  Progress progress("random model", static_cast<int64_t>(tensors.size()), "tensors");
+  for (const auto& expected : tensors) {
     writer.add(expected.name, random_tensor(expected, generator, options.dtype));
+    progress.advance();
   }
+  progress.finish();
   writer.finish();
   output.commit();
   spdlog::info("wrote random {} ({} layers, hidden {}) to {}", options.architecture,
