@@ -10,6 +10,8 @@ PACKAGES=(
   nlohmann-json3-dev      # config.json, safetensors headers, index files
   libcli11-dev            # command line
   libspdlog-dev libfmt-dev
+  libpcre2-dev            # tokenizer pre-tokenizer regexes (\p{L}, lookahead), with JIT
+  libutf8proc-dev         # Unicode normalization (NFC/NFKC) and categories
   libgtest-dev libgmock-dev
   libbenchmark-dev
   python3 python3-venv    # reference packages for conformance tests (tests/python)
