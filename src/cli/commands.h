@@ -13,6 +13,7 @@ using CommandRunner = std::function<int()>;
 
 CommandRunner add_inspect_command(CLI::App& app);
 CommandRunner add_random_model_command(CLI::App& app);
+CommandRunner add_tokenize_command(CLI::App& app);
 
 // Exit codes shared by all commands.
 constexpr int kExitOk = 0;

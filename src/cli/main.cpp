@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   };
   add(slim::cli::add_inspect_command);
   add(slim::cli::add_random_model_command);
+  add(slim::cli::add_tokenize_command);
 
   try {
     app.parse(argc, argv);

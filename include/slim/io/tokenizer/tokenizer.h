@@ -22,7 +22,8 @@ class Tokenizer {
 
   // Text -> ids. With `add_special_tokens`, the post-processor's template applies (BOS/EOS as
   // configured by tokenizer.json / tokenizer_config.json).
-  virtual std::vector<TokenId> encode(std::string_view text, bool add_special_tokens = true) const = 0;
+  virtual std::vector<TokenId> encode(std::string_view text,
+                                      bool add_special_tokens = true) const = 0;
   // Ids -> text. With `skip_special_tokens`, special tokens are left out.
   virtual std::string decode(const std::vector<TokenId>& ids,
                              bool skip_special_tokens = false) const = 0;
