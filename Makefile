@@ -22,14 +22,15 @@ python: deps
 assets: deps
 	SLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR) bash scripts/fetch-assets.sh
 
-# Reconfigured when the Python requirements change too: their venv (SLIM_PYTHON) is a new one.
-$(BUILD_DIR)/build.ninja: CMakeLists.txt tests/python/requirements.txt | deps
+# Configured by make (a stamp: ninja regenerates build.ninja by itself), again when the Python
+# requirements change too: their venv, SLIM_PYTHON, is then a new one.
+$(BUILD_DIR)/.configured: CMakeLists.txt tests/python/requirements.txt | deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DSLIM_PYTHON=$(shell bash scripts/setup-python.sh --print-python) \
 	  -DSLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR)
 	touch $@
 
-build: deps python $(BUILD_DIR)/build.ninja
+build: deps python $(BUILD_DIR)/.configured
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build assets
