@@ -6,6 +6,7 @@
 
 #include "slim/core/error.h"
 #include "slim/io/tokenizer/hf_tokenizer.h"
+#include "slim/io/tokenizer/sentencepiece.h"
 #include "slim/io/tokenizer/tokenizer_config.h"
 
 namespace slim::io {
@@ -41,7 +42,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   }
   if (file.extension() == ".json") return load_hf_tokenizer(file.string(), config);
   if (file.extension() == ".model") {
-    SLIM_FAIL(file.string(), ": SentencePiece models are being wired in");  // TODO(wire SP)
+    return load_sentencepiece(file.string(), config.add_bos_token, config.add_eos_token);
   }
   SLIM_FAIL(path, ": not a tokenizer file (expected tokenizer.json or tokenizer.model)");
 }
