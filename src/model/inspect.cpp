@@ -286,7 +286,8 @@ std::string InspectReport::to_text() const {
                   detail.sum, "  ", detail.file, "\n");
     }
   }
-  for (const auto& note : notes) text += "note: " + note + "\n";
+  for (const auto& note : notes)
+    text += "note: " + note + "\n";
   if (problems.empty()) {
     text += "problems:     none\n";
   } else {

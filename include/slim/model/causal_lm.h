@@ -1,0 +1,72 @@
+// A decoder-only causal language model run layer by layer from a memory-mapped checkpoint.
+//
+// Only what a step needs is materialised on the device: the embedding rows of the batch, one
+// decoder layer, the final norm and head. Whole-model execution is the same code in a loop;
+// `keep_layers_resident()` keeps every layer on the device for repeated calls (generation).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "slim/io/model_config.h"
+#include "slim/io/safetensors.h"
+#include "slim/model/blocks.h"
+#include "slim/model/decoder.h"
+#include "slim/model/family.h"
+
+namespace slim::model {
+
+struct RuntimeOptions {
+  c10::Device device = c10::Device(c10::kCPU);
+  at::ScalarType compute_dtype = at::kFloat;
+};
+
+class CausalLM {
+ public:
+  // Reads config.json and the safetensors of `model_path`; throws slim::Error naming the file.
+  static std::unique_ptr<CausalLM> open(const std::string& model_path, RuntimeOptions options = {});
+
+  const io::ModelConfig& config() const { return config_; }
+  const FamilySpec& family() const { return *family_; }
+  const RuntimeOptions& options() const { return options_; }
+  const io::SafetensorsCheckpoint& checkpoint() const { return checkpoint_; }
+
+  // Token ids [batch, seq] (int64) -> hidden states [batch, seq, hidden] in the compute dtype.
+  at::Tensor embed(const at::Tensor& ids) const;
+  // Materialises decoder layer `index` on the device; throws naming a missing or mis-shaped tensor.
+  DecoderLayer load_layer(int64_t index) const;
+  // A context for a call on positions [start, start + seq) of `batch` sequences.
+  ForwardContext make_context(int64_t batch, int64_t seq, int64_t start = 0,
+                              KVCache* cache = nullptr) const;
+  at::Tensor run_layer(DecoderLayer& layer, const at::Tensor& hidden,
+                       ForwardContext& context) const;
+  // Final norm and lm_head: hidden [batch, seq, hidden] -> logits [batch, seq, vocab] (fp32).
+  at::Tensor head(const at::Tensor& hidden) const;
+  // The final norm only (for evaluation that computes logits in chunks).
+  at::Tensor final_norm(const at::Tensor& hidden) const;
+  const at::Tensor& lm_head_weight() const;
+
+  // Whole model: ids [batch, seq] -> logits, loading each layer in turn (or using resident ones).
+  at::Tensor forward(const at::Tensor& ids, KVCache* cache = nullptr) const;
+  void keep_layers_resident();
+
+ private:
+  CausalLM() = default;
+  at::Tensor materialize(const std::string& name, const std::vector<int64_t>& shape) const;
+
+  io::ModelConfig config_;
+  const FamilySpec* family_ = nullptr;
+  RuntimeOptions options_;
+  io::SafetensorsCheckpoint checkpoint_;
+  std::unique_ptr<RotaryEmbedding> rotary_;
+  mutable at::Tensor final_norm_;
+  mutable at::Tensor lm_head_;
+  std::vector<DecoderLayer> resident_;
+};
+
+}  // namespace slim::model
