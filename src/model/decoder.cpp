@@ -86,8 +86,10 @@ at::Tensor decoder_layer_forward(const io::ModelConfig& config, DecoderLayer& la
       config, layer, rms_norm(hidden, layer.input_layernorm, config.rms_norm_eps), context);
   const at::Tensor residual = hidden + attended;
   const at::Tensor normed = rms_norm(residual, layer.post_attention_layernorm, config.rms_norm_eps);
-  const at::Tensor mlp = layer.down_proj.forward(at::silu(layer.gate_proj.forward(normed)) *
-                                                 layer.up_proj.forward(normed));
+  // Gate before up, in this order (hooks see calls in execution order).
+  const at::Tensor gate = layer.gate_proj.forward(normed);
+  const at::Tensor up = layer.up_proj.forward(normed);
+  const at::Tensor mlp = layer.down_proj.forward(at::silu(gate) * up);
   return residual + mlp;
 }
 
