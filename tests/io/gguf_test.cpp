@@ -10,6 +10,7 @@
 #include "slim/core/files.h"
 #include "support/assets.h"
 #include "support/expect_error.h"
+#include "support/gguf_bytes.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -18,51 +19,7 @@ using slim::io::GgmlType;
 using slim::io::GgufFile;
 using slim::io::GgufType;
 using slim::testing::TempDir;
-
-// Builds GGUF bytes field by field (little-endian).
-class Bytes {
- public:
-  Bytes& u8(uint8_t v) { return raw(&v, 1); }
-  Bytes& u16(uint16_t v) { return le(v, 2); }
-  Bytes& u32(uint32_t v) { return le(v, 4); }
-  Bytes& u64(uint64_t v) { return le(v, 8); }
-  Bytes& i32(int32_t v) { return le(static_cast<uint32_t>(v), 4); }
-  Bytes& f32(float v) {
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    return le(bits, 4);
-  }
-  Bytes& f64(double v) {
-    uint64_t bits;
-    std::memcpy(&bits, &v, 8);
-    return le(bits, 8);
-  }
-  Bytes& text(const std::string& s) { return u64(s.size()).chars(s); }  // GGUF string
-  Bytes& chars(const std::string& s) { return raw(s.data(), s.size()); }
-  Bytes& type(GgufType t) { return u32(static_cast<uint32_t>(t)); }
-  Bytes& header(uint64_t tensors, uint64_t kvs, uint32_t version = 3) {
-    return chars("GGUF").u32(version).u64(tensors).u64(kvs);
-  }
-  Bytes& pad_to(size_t alignment) {
-    while (data_.size() % alignment != 0)
-      data_.push_back('\0');
-    return *this;
-  }
-  Bytes& raw(const void* p, size_t n) {
-    data_.append(static_cast<const char*>(p), n);
-    return *this;
-  }
-  const std::string& str() const { return data_; }
-  size_t size() const { return data_.size(); }
-
- private:
-  Bytes& le(uint64_t v, int n) {
-    for (int i = 0; i < n; ++i)
-      data_.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-    return *this;
-  }
-  std::string data_;
-};
+using Bytes = slim::testing::GgufBytes;
 
 std::string write(const TempDir& dir, const std::string& name, const std::string& contents) {
   const std::string path = dir.file(name);
