@@ -14,6 +14,8 @@ using CommandRunner = std::function<int()>;
 CommandRunner add_inspect_command(CLI::App& app);
 CommandRunner add_random_model_command(CLI::App& app);
 CommandRunner add_tokenize_command(CLI::App& app);
+CommandRunner add_eval_command(CLI::App& app);
+CommandRunner add_generate_command(CLI::App& app);
 
 // Exit codes shared by all commands.
 constexpr int kExitOk = 0;

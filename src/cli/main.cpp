@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   add(slim::cli::add_inspect_command);
   add(slim::cli::add_random_model_command);
   add(slim::cli::add_tokenize_command);
+  add(slim::cli::add_eval_command);
+  add(slim::cli::add_generate_command);
 
   try {
     app.parse(argc, argv);

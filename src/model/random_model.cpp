@@ -30,6 +30,94 @@ const char* dtype_config_name(c10::ScalarType type) {
   }
 }
 
+// Byte-level tokenizer: ids 0..255 are the bytes; BOS and EOS follow when the vocabulary has room.
+constexpr int64_t kFirstSpecialId = 256;
+
+std::string byte_token(int byte) {
+  // GPT-2's printable-character map, as the ByteLevel pre-tokenizer expects.
+  const bool printable = (byte >= '!' && byte <= '~') || (byte >= 0xA1 && byte <= 0xAC) ||
+                         (byte >= 0xAE && byte <= 0xFF);
+  int code = byte;
+  if (!printable) {
+    code = 256;
+    for (int b = 0; b < byte; ++b) {
+      const bool p = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      if (!p) ++code;
+    }
+  }
+  std::string utf8;
+  if (code < 0x80) {
+    utf8 += static_cast<char>(code);
+  } else {
+    utf8 += static_cast<char>(0xC0 | (code >> 6));
+    utf8 += static_cast<char>(0x80 | (code & 0x3F));
+  }
+  return utf8;
+}
+
+void write_tokenizer(const RandomModelOptions& options, const std::string& directory) {
+  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
+  for (int byte = 0; byte < 256; ++byte)
+    vocab[byte_token(byte)] = byte;
+  const bool specials = options.vocab_size >= kFirstSpecialId + 2;
+  nlohmann::ordered_json added = nlohmann::ordered_json::array();
+  nlohmann::ordered_json post = nullptr;
+  if (specials) {
+    for (const auto& [id, content] : {std::pair<int64_t, const char*>{kFirstSpecialId, "<|bos|>"},
+                                      {kFirstSpecialId + 1, "<|eos|>"}}) {
+      added.push_back({{"id", id},
+                       {"content", content},
+                       {"single_word", false},
+                       {"lstrip", false},
+                       {"rstrip", false},
+                       {"normalized", false},
+                       {"special", true}});
+    }
+    post = {
+        {"type", "TemplateProcessing"},
+        {"single",
+         {{{"SpecialToken", {{"id", "<|bos|>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"pair", nlohmann::ordered_json::array()},
+        {"special_tokens",
+         {{"<|bos|>", {{"id", "<|bos|>"}, {"ids", {kFirstSpecialId}}, {"tokens", {"<|bos|>"}}}}}}};
+  }
+  const nlohmann::ordered_json tokenizer = {{"version", "1.0"},
+                                            {"truncation", nullptr},
+                                            {"padding", nullptr},
+                                            {"added_tokens", added},
+                                            {"normalizer", nullptr},
+                                            {"pre_tokenizer",
+                                             {{"type", "ByteLevel"},
+                                              {"add_prefix_space", false},
+                                              {"trim_offsets", true},
+                                              {"use_regex", true}}},
+                                            {"post_processor", post},
+                                            {"decoder",
+                                             {{"type", "ByteLevel"},
+                                              {"add_prefix_space", false},
+                                              {"trim_offsets", true},
+                                              {"use_regex", true}}},
+                                            {"model",
+                                             {{"type", "BPE"},
+                                              {"dropout", nullptr},
+                                              {"unk_token", nullptr},
+                                              {"continuing_subword_prefix", nullptr},
+                                              {"end_of_word_suffix", nullptr},
+                                              {"fuse_unk", false},
+                                              {"byte_fallback", false},
+                                              {"vocab", vocab},
+                                              {"merges", nlohmann::ordered_json::array()}}}};
+  write_file(directory + "/tokenizer.json", tokenizer.dump(1) + "\n");
+  nlohmann::ordered_json config = {{"tokenizer_class", "PreTrainedTokenizerFast"},
+                                   {"model_max_length", 2048}};
+  if (specials) {
+    config["bos_token"] = "<|bos|>";
+    config["eos_token"] = "<|eos|>";
+  }
+  write_file(directory + "/tokenizer_config.json", config.dump(2) + "\n");
+}
+
 nlohmann::ordered_json config_json(const RandomModelOptions& options,
                                    const ArchitectureTraits& traits) {
   nlohmann::ordered_json config;
@@ -48,8 +136,10 @@ nlohmann::ordered_json config_json(const RandomModelOptions& options,
   config["rms_norm_eps"] = 1e-6;
   config["rope_theta"] = 10000.0;
   config["tie_word_embeddings"] = options.tie_word_embeddings;
-  config["bos_token_id"] = 1;
-  config["eos_token_id"] = 2;
+  if (options.vocab_size >= kFirstSpecialId + 2) {
+    config["bos_token_id"] = kFirstSpecialId;
+    config["eos_token_id"] = kFirstSpecialId + 1;
+  }
   config["torch_dtype"] = dtype_config_name(options.dtype);
   if (traits.attention_bias_key) config["attention_bias"] = false;
   if (traits.window_rule == WindowRule::WithFlag) config["use_sliding_window"] = false;
@@ -89,6 +179,14 @@ void write_random_model(const RandomModelOptions& options, const std::string& sa
       {"bos_token_id", 1}, {"eos_token_id", 2}, {"do_sample", false}};
   write_file(output.path() + "/generation_config.json", generation.dump(2) + "\n");
 
+  if (options.vocab_size >= 256) {
+    write_tokenizer(options, output.path());
+  } else {
+    spdlog::warn(
+        "random model: vocabulary of {} is too small for the byte-level tokenizer; none "
+        "written",
+        options.vocab_size);
+  }
   auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   io::SafetensorsWriterOptions writer_options;
   writer_options.max_shard_bytes = options.max_shard_bytes;
