@@ -3,6 +3,7 @@
 // merge runs of them into one unk.
 #include "slim/io/tokenizer/sentencepiece.h"
 
+#include <algorithm>
 #include <array>
 #include <cfloat>
 #include <cstring>
