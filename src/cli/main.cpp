@@ -8,12 +8,16 @@
 #include "cli/commands.h"
 #include "slim/core/error.h"
 #include "slim/core/logging.h"
+#include "slim/core/threads.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Slim: compress large language models (msModelSlim-compatible), natively.", "slim"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "slim 0.1.0");
   std::string log_level;
+  int threads = 0;
+  app.add_option("--threads", threads,
+                 "intra-op threads (default: $OMP_NUM_THREADS, else every core)");
   app.add_option("--log-level,--log_level", log_level,
                  "trace|debug|info|warn|error|critical|off (default: $SLIM_LOG_LEVEL or info)");
 
@@ -36,6 +40,7 @@ int main(int argc, char** argv) {
   }
   try {
     slim::logging::init(log_level);
+    slim::configure_threads(threads);
     for (const auto& [command, runner] : runners) {
       if (command->parsed()) return runner();
     }
