@@ -18,15 +18,18 @@ deps:
 
 python: deps
 	bash scripts/setup-python.sh
+	bash scripts/setup-python-transformers.sh
 
 assets: deps
 	SLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR) bash scripts/fetch-assets.sh
 
 # Configured by make (a stamp: ninja regenerates build.ninja by itself), again when the Python
-# requirements change too: their venv, SLIM_PYTHON, is then a new one.
-$(BUILD_DIR)/.configured: CMakeLists.txt tests/python/requirements.txt | deps
+# requirements change too: their venvs, SLIM_PYTHON and SLIM_TRANSFORMERS_PYTHON, are then new ones.
+$(BUILD_DIR)/.configured: CMakeLists.txt tests/python/requirements.txt \
+                          tests/python/requirements-transformers.txt | deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DSLIM_PYTHON=$(shell bash scripts/setup-python.sh --print-python) \
+	  -DSLIM_TRANSFORMERS_PYTHON=$(shell bash scripts/setup-python-transformers.sh --print-python) \
 	  -DSLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR)
 	touch $@
 

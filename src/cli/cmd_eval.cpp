@@ -94,7 +94,8 @@ int run_kld(const EvalOptions& options) {
 CommandRunner add_eval_command(CLI::App& app) {
   auto ppl = std::make_shared<EvalOptions>();
   auto kld = std::make_shared<EvalOptions>();
-  CLI::App* command = app.add_subcommand("eval", "Evaluate a model: perplexity, KL divergence");
+  CLI::App* command =
+      app.add_subcommand("eval", "Evaluate a model: perplexity, KL divergence, logits");
   command->require_subcommand(1);
   CLI::App* ppl_command = command->add_subcommand(
       "ppl", "Token perplexity over non-overlapping windows of the concatenated dataset");
@@ -106,7 +107,12 @@ CommandRunner add_eval_command(CLI::App& app) {
       ->add_option("--ref_model_path,--ref-model-path", kld->ref_model_path,
                    "reference model directory")
       ->required();
-  return [=] { return ppl_command->parsed() ? run_ppl(*ppl) : run_kld(*kld); };
+  const CommandRunner run_logits = add_eval_logits_command(*command);
+  CLI::App* logits_command = command->get_subcommand("logits");
+  return [=] {
+    if (logits_command->parsed()) return run_logits();
+    return ppl_command->parsed() ? run_ppl(*ppl) : run_kld(*kld);
+  };
 }
 
 }  // namespace slim::cli

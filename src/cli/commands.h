@@ -15,6 +15,8 @@ CommandRunner add_inspect_command(CLI::App& app);
 CommandRunner add_random_model_command(CLI::App& app);
 CommandRunner add_tokenize_command(CLI::App& app);
 CommandRunner add_eval_command(CLI::App& app);
+// `eval logits`, a subcommand of `eval` (cmd_eval_logits.cpp); `eval` is its parent.
+CommandRunner add_eval_logits_command(CLI::App& eval);
 CommandRunner add_generate_command(CLI::App& app);
 
 // Exit codes shared by all commands.
