@@ -24,15 +24,16 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Best-of-repeats GFLOP/s of [m, k] x [k, n] in `dtype`.
+// Best-of-repeats GFLOP/s of x [1, m, k] times a weight [n, k]^T in `dtype`, through the same
+// at::linear call the model's layers make.
 double gemm_gflops(int64_t m, int64_t k, int64_t n, at::ScalarType dtype, int repeats) {
-  const at::Tensor a = at::randn({m, k}).to(dtype);
-  const at::Tensor b = at::randn({k, n}).to(dtype);
-  at::matmul(a, b);  // warm-up
+  const at::Tensor x = at::randn({1, m, k}).to(dtype);
+  const at::Tensor w = at::randn({n, k}).to(dtype);
+  for (int i = 0; i < 2; ++i) at::linear(x, w);  // warm-up (kernel selection, page faults)
   double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
+  for (int r = 0; r < std::max(repeats, 5); ++r) {
     const auto start = std::chrono::steady_clock::now();
-    const at::Tensor c = at::matmul(a, b);
+    const at::Tensor y = at::linear(x, w);
     best = std::min(best, seconds_since(start));
   }
   return 2.0 * m * k * n / best / 1e9;
