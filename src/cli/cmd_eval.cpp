@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/runtime_options.h"
+#include "slim/core/error.h"
 #include "slim/eval/evaluate.h"
 
 namespace slim::cli {
@@ -34,22 +35,27 @@ void add_common(CLI::App& command, EvalOptions& options) {
                    "start every window with BOS followed by seq_len - 1 text tokens");
   command.add_option("--batch_size", options.windows.batch_size, "windows per forward pass")
       ->capture_default_str();
+  command.add_flag("--llama_cpp_protocol", options.windows.llama_cpp_protocol,
+                   "llama-perplexity's protocol: BOS-led chunks, second half of each scored");
   command.add_flag("--json", options.json, "print the result as JSON");
   options.runtime.add_to(command);
 }
 
 std::vector<std::vector<int64_t>> windows_for(const EvalOptions& options) {
-  std::optional<int64_t> bos;
-  const auto tokens = eval::tokenize_dataset(options.model_path, options.dataset, &bos);
-  auto windows = eval::make_windows(tokens, options.windows, bos);
-  spdlog::info("{}: {} tokens, {} window(s) of {}", options.dataset, tokens.size(), windows.size(),
-               options.windows.seq_len);
+  SLIM_CHECK(!(options.windows.llama_cpp_protocol && options.windows.add_bos),
+             "--add_bos and --llama_cpp_protocol exclude each other (llama.cpp's protocol adds BOS "
+             "when the tokenizer does)");
+  const auto dataset = eval::tokenize_dataset(options.model_path, options.dataset);
+  auto windows = eval::windows_for(dataset, options.windows);
+  spdlog::info("{}: {} tokens, {} window(s) of {}", options.dataset, dataset.tokens.size(),
+               windows.size(), options.windows.seq_len);
   return windows;
 }
 
 int run_ppl(const EvalOptions& options) {
   const auto model = model::CausalLM::open(options.model_path, options.runtime.resolve());
-  const auto result = eval::perplexity(*model, windows_for(options), options.windows.batch_size);
+  const auto result = eval::perplexity(*model, windows_for(options), options.windows.batch_size,
+                                       eval::first_scored_position(options.windows));
   if (options.json) {
     std::printf(
         "{\"perplexity\": %.6f, \"mean_nll\": %.8f, \"tokens_scored\": %lld, \"windows\": %lld, "
@@ -72,7 +78,8 @@ int run_kld(const EvalOptions& options) {
   const auto model = model::CausalLM::open(options.model_path, runtime);
   const auto reference = model::CausalLM::open(options.ref_model_path, runtime);
   const auto result =
-      eval::kl_divergence(*model, *reference, windows_for(options), options.windows.batch_size);
+      eval::kl_divergence(*model, *reference, windows_for(options), options.windows.batch_size,
+                          eval::first_scored_position(options.windows));
   if (options.json) {
     std::printf(
         "{\"mean_kld\": %.8f, \"max_kld\": %.8f, \"top1_agreement\": %.6f, \"perplexity\": %.6f, "

@@ -80,22 +80,63 @@ std::vector<std::vector<int64_t>> make_windows(const std::vector<int64_t>& token
   return windows;
 }
 
-std::vector<int64_t> tokenize_dataset(const std::string& model_path, const std::string& dataset,
-                                      std::optional<int64_t>* bos_id) {
+std::vector<std::vector<int64_t>> make_llama_cpp_chunks(const std::vector<int64_t>& tokens,
+                                                        const WindowOptions& options,
+                                                        std::optional<int64_t> bos_id) {
+  SLIM_CHECK(options.seq_len >= 4, "--seq_len must be at least 4 for the llama.cpp protocol");
+  SLIM_CHECK(static_cast<int64_t>(tokens.size()) >= 2 * options.seq_len, "the dataset has ",
+             tokens.size(), " tokens; the llama.cpp protocol needs at least ", 2 * options.seq_len,
+             " (2 x --seq_len), as llama-perplexity does");
+  int64_t count = static_cast<int64_t>(tokens.size()) / options.seq_len;
+  if (options.max_chunks > 0) count = std::min(count, options.max_chunks);
+  std::vector<std::vector<int64_t>> chunks;
+  for (int64_t c = 0; c < count; ++c) {
+    std::vector<int64_t> chunk(tokens.begin() + c * options.seq_len,
+                               tokens.begin() + (c + 1) * options.seq_len);
+    if (bos_id) chunk[0] = *bos_id;
+    chunks.push_back(std::move(chunk));
+  }
+  return chunks;
+}
+
+int64_t first_scored_position(const WindowOptions& options) {
+  return options.llama_cpp_protocol ? options.seq_len / 2 : 0;
+}
+
+TokenizedDataset tokenize_dataset(const std::string& model_path, const std::string& dataset) {
   const auto samples = io::load_text_dataset(dataset, io::DatasetUse::Evaluation);
   std::string text;
-  for (size_t i = 0; i < samples.size(); ++i)
+  for (size_t i = 0; i < samples.size(); ++i) {
     text += (i ? "\n\n" : "") + samples[i];
+  }
   const auto tokenizer = io::load_tokenizer(model_path);
-  const auto ids = tokenizer->encode(text, /*add_special_tokens=*/false);
-  if (bos_id) *bos_id = tokenizer->bos_id();
-  SLIM_CHECK(!ids.empty(), dataset, ": the text encodes to no tokens");
-  return std::vector<int64_t>(ids.begin(), ids.end());
+  TokenizedDataset result;
+  const auto plain = tokenizer->encode(text, /*add_special_tokens=*/false);
+  const auto framed = tokenizer->encode(text, /*add_special_tokens=*/true);
+  SLIM_CHECK(!plain.empty(), dataset, ": the text encodes to no tokens");
+  result.tokens.assign(plain.begin(), plain.end());
+  result.with_special.assign(framed.begin(), framed.end());
+  if (tokenizer->bos_id()) result.bos_id = *tokenizer->bos_id();
+  result.adds_bos = result.bos_id && !framed.empty() && framed.front() == *result.bos_id &&
+                    plain.front() != *result.bos_id;
+  return result;
+}
+
+std::vector<std::vector<int64_t>> windows_for(const TokenizedDataset& dataset,
+                                              const WindowOptions& options) {
+  if (options.llama_cpp_protocol) {
+    return make_llama_cpp_chunks(dataset.with_special, options,
+                                 dataset.adds_bos ? dataset.bos_id : std::nullopt);
+  }
+  return make_windows(dataset.tokens, options, dataset.bos_id);
 }
 
 PerplexityResult perplexity(const model::CausalLM& model,
-                            const std::vector<std::vector<int64_t>>& windows, int64_t batch_size) {
+                            const std::vector<std::vector<int64_t>>& windows, int64_t batch_size,
+                            int64_t first_scored) {
   check_windows(windows);
+  SLIM_CHECK(first_scored >= 0 && first_scored < static_cast<int64_t>(windows.front().size()) - 1,
+             "first scored position ", first_scored, " leaves nothing to score");
   const double start = now_seconds();
   const int64_t seq = static_cast<int64_t>(windows.front().size());
   double total_nll = 0;
@@ -110,7 +151,7 @@ PerplexityResult perplexity(const model::CausalLM& model,
     const at::Tensor hidden = final_hidden(model, ids, &progress);
     const at::Tensor targets = ids.narrow(1, 1, seq - 1).to(hidden.device());
     for (int64_t b = 0; b < ids.size(0); ++b) {
-      for (int64_t p = 0; p < seq - 1; p += kLogitChunk) {
+      for (int64_t p = first_scored; p < seq - 1; p += kLogitChunk) {
         const int64_t n = std::min(kLogitChunk, seq - 1 - p);
         const at::Tensor lp = log_probs(model, hidden[b].narrow(0, p, n));
         const at::Tensor picked = lp.gather(1, targets[b].narrow(0, p, n).unsqueeze(1));
@@ -132,8 +173,11 @@ PerplexityResult perplexity(const model::CausalLM& model,
 }
 
 KldResult kl_divergence(const model::CausalLM& model, const model::CausalLM& reference,
-                        const std::vector<std::vector<int64_t>>& windows, int64_t batch_size) {
+                        const std::vector<std::vector<int64_t>>& windows, int64_t batch_size,
+                        int64_t first_scored) {
   check_windows(windows);
+  SLIM_CHECK(first_scored >= 0 && first_scored < static_cast<int64_t>(windows.front().size()) - 1,
+             "first scored position ", first_scored, " leaves nothing to score");
   SLIM_CHECK(model.config().vocab_size == reference.config().vocab_size,
              "the models have different vocabularies (", model.config().vocab_size, " and ",
              reference.config().vocab_size, " tokens)");
@@ -155,7 +199,7 @@ KldResult kl_divergence(const model::CausalLM& model, const model::CausalLM& ref
     const at::Tensor reference_hidden = final_hidden(reference, ids, &progress).to(hidden.device());
     const at::Tensor targets = ids.narrow(1, 1, seq - 1).to(hidden.device());
     for (int64_t b = 0; b < ids.size(0); ++b) {
-      for (int64_t p = 0; p < seq - 1; p += kLogitChunk) {
+      for (int64_t p = first_scored; p < seq - 1; p += kLogitChunk) {
         const int64_t n = std::min(kLogitChunk, seq - 1 - p);
         const at::Tensor lp = log_probs(model, hidden[b].narrow(0, p, n));
         const at::Tensor ref =

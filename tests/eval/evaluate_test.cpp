@@ -56,6 +56,35 @@ TEST(Windows, Errors) {
   EXPECT_ERROR_WITH(slim::eval::make_windows(counting_tokens(10), options, std::nullopt), "BOS");
 }
 
+TEST(Windows, LlamaCppChunksStartWithBosAndNeedTwoWindows) {
+  const auto tokens = counting_tokens(21);
+  slim::eval::WindowOptions options;
+  options.seq_len = 8;
+  options.llama_cpp_protocol = true;
+  EXPECT_EQ(slim::eval::first_scored_position(options), 4);
+  const auto chunks = slim::eval::make_llama_cpp_chunks(tokens, options, 999);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[1], (std::vector<int64_t>{999, tokens[9], tokens[10], tokens[11], tokens[12],
+                                             tokens[13], tokens[14], tokens[15]}));
+  EXPECT_EQ(slim::eval::make_llama_cpp_chunks(tokens, options, std::nullopt)[1][0], tokens[8]);
+  EXPECT_ERROR_WITH(slim::eval::make_llama_cpp_chunks(counting_tokens(15), options, 999),
+                    "15 tokens", "at least 16");
+}
+
+TEST(Perplexity, SecondHalfScoringMatchesTheLogits) {
+  TempDir dir;
+  const auto model = slim::model::CausalLM::open(random_model(dir, "m", 4));
+  std::vector<std::vector<int64_t>> windows = {counting_tokens(16)};
+  const at::Tensor lp =
+      at::log_softmax(model->forward(at::tensor(windows[0]).unsqueeze(0))[0].to(at::kDouble), -1);
+  double nll = 0;
+  for (int t = 8; t < 15; ++t)
+    nll -= lp[t][windows[0][t + 1]].item<double>();
+  const auto result = slim::eval::perplexity(*model, windows, 1, /*first_scored=*/8);
+  EXPECT_EQ(result.tokens_scored, 7);
+  EXPECT_NEAR(result.mean_nll, nll / 7, 1e-5);
+}
+
 TEST(Perplexity, EqualsTheMeanNllOfTheModelsLogits) {
   TempDir dir;
   const auto model = slim::model::CausalLM::open(random_model(dir, "m", 1));
@@ -116,8 +145,7 @@ TEST(EvalBadInput, EmptyDatasetIsAnErrorNotNan) {
   TempDir dir;
   const std::string model = random_model(dir, "m", 1);
   slim::write_file(dir.file("empty.txt"), "\n\n");
-  std::optional<int64_t> bos;
-  EXPECT_ERROR_WITH(slim::eval::tokenize_dataset(model, dir.file("empty.txt"), &bos), "empty.txt",
+  EXPECT_ERROR_WITH(slim::eval::tokenize_dataset(model, dir.file("empty.txt")), "empty.txt",
                     "no text samples");
 }
 
