@@ -195,7 +195,9 @@ void write_random_model(const RandomModelOptions& options, const std::string& sa
   const auto tensors = expected_tensors(config);
   Progress progress("random model", static_cast<int64_t>(tensors.size()), "tensors");
   for (const auto& expected : tensors) {
-    writer.add(expected.name, random_tensor(expected, generator, options.dtype));
+    at::Tensor values = random_tensor(expected, generator, at::kFloat);
+    if (expected.name == "model.norm.weight") values = values * options.logit_scale;
+    writer.add(expected.name, values.to(options.dtype));
     progress.advance();
   }
   progress.finish();

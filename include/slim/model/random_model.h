@@ -22,6 +22,9 @@ struct RandomModelOptions {
   c10::ScalarType dtype = c10::kBFloat16;
   uint64_t seed = 0;
   uint64_t max_shard_bytes = 0;  // 0: one model.safetensors
+  // Multiplies the final norm's weight, hence the logits: large values give peaked next-token
+  // distributions (conformance checks need models far from uniform).
+  double logit_scale = 1.0;
 };
 
 // Writes into `save_path` atomically (refusing a non-empty directory unless `overwrite`).
