@@ -9,7 +9,7 @@ SLIM_CACHE ?= $(HOME)/.cache/slim
 SLIM_ASSETS_DIR ?= $(SLIM_CACHE)/assets
 DEMO_DIR ?= $(BUILD_DIR)/demo
 
-.PHONY: all deps python assets build test demo format check-format clean
+.PHONY: all deps python assets llama-cpp build test demo format check-format clean
 
 all: build
 
@@ -22,6 +22,11 @@ python: deps
 
 assets: deps
 	SLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR) bash scripts/fetch-assets.sh
+
+# llama.cpp's llama-perplexity and llama-tokenize for the conformance tests, built once per machine
+# into $(SLIM_CACHE) (SLIM_SKIP_LLAMA_CPP=1 skips; those tests then report themselves skipped).
+llama-cpp: assets
+	SLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR) bash scripts/build-llama-cpp.sh
 
 # Configured by make (a stamp: ninja regenerates build.ninja by itself), again when the Python
 # requirements change too: their venvs, SLIM_PYTHON and SLIM_TRANSFORMERS_PYTHON, are then new ones.
@@ -36,7 +41,7 @@ $(BUILD_DIR)/.configured: CMakeLists.txt tests/python/requirements.txt \
 build: deps python $(BUILD_DIR)/.configured
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build assets
+test: build assets llama-cpp
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # Until the quantizer lands, the demo writes a small sharded random Llama with Slim's own writer

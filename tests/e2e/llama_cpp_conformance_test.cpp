@@ -1,0 +1,147 @@
+// Slim's runtime and tokenizer against llama.cpp on the same GGUF export: llama-perplexity vs
+// `slim eval ppl --llama_cpp_protocol`, llama-tokenize vs `slim tokenize`.
+//
+// The random models are made far from uniform (final norm scaled up), and the text is sampled
+// from each model itself (printable ASCII), so their perplexity on it is low and disagreements
+// in the logits would show.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <regex>
+
+#include "slim/core/files.h"
+#include "slim/model/causal_lm.h"
+#include "slim/model/random_model.h"
+#include "support/llama_cpp.h"
+#include "support/run_cli.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using slim::testing::run_slim;
+using slim::testing::TempDir;
+
+// Samples `count` tokens from the model, restricted to printable ASCII bytes and newlines (the
+// random models' byte-level tokenizer maps byte b to id b), so the text survives any tokenizer
+// round trip.
+std::string sample_text(slim::model::CausalLM& model, int64_t count, uint64_t seed) {
+  at::NoGradGuard no_grad;
+  model.keep_layers_resident();
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::Tensor allowed = at::zeros({model.config().vocab_size}, at::kBool);
+  allowed.narrow(0, 32, 95).fill_(true);
+  allowed[10] = true;
+  std::string text;
+  std::vector<int64_t> context = {'T'};
+  text += 'T';
+  slim::model::KVCache cache;
+  at::Tensor input = at::tensor(context, at::kLong).unsqueeze(0);
+  // Restart the cache well before the position limit; the text is a concatenation of pieces.
+  for (int64_t i = 0; i < count; ++i) {
+    if (cache.length >= 1000) {
+      cache = slim::model::KVCache();
+    }
+    const at::Tensor logits =
+        model.forward(input, &cache)[0][-1].masked_fill(allowed.logical_not(), -INFINITY);
+    const int64_t next =
+        at::multinomial(at::softmax(logits, -1), 1, false, generator).item<int64_t>();
+    text += static_cast<char>(next);
+    input = at::tensor(std::vector<int64_t>{next}, at::kLong).unsqueeze(0);
+  }
+  return text;
+}
+
+struct Command {
+  int exit_code;
+  std::string output;
+};
+
+Command run(const std::string& command) {
+  Command result{-1, ""};
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
+    result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class LlamaCppConformance : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(LlamaCppConformance, PerplexityAndTokensAgree) {
+  SLIM_LLAMA_CPP_OR_SKIP(bin);
+  TempDir dir;
+  slim::model::RandomModelOptions options;
+  options.architecture = GetParam();
+  options.vocab_size = 260;  // 256 bytes + BOS + EOS (+2 unused)
+  options.hidden_size = 64;
+  options.intermediate_size = 160;
+  options.num_hidden_layers = 2;
+  options.num_attention_heads = 4;
+  options.num_key_value_heads = 2;
+  options.dtype = at::kFloat;
+  options.logit_scale = 12.0;
+  options.seed = 17;
+  const std::string model_dir = dir.file("model");
+  slim::model::write_random_model(options, model_dir);
+  auto model = slim::model::CausalLM::open(model_dir);
+  slim::write_file(dir.file("text.txt"), sample_text(*model, 2600, 5));
+
+  const std::string gguf = dir.file("model.gguf");
+  auto converted = run_slim("convert --format gguf --outtype f32 --model_path '" + model_dir +
+                                "' --save_path '" + gguf + "'",
+                            dir.file("err"));
+  ASSERT_EQ(converted.exit_code, 0) << converted.err;
+
+  // Perplexity: llama.cpp's protocol on both sides, 8 chunks of 256.
+  const Command reference = run(bin + "/llama-perplexity -m '" + gguf + "' -f '" +
+                                dir.file("text.txt") + "' -c 256 -b 256 --chunks 8 -t 2");
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  std::smatch match;
+  ASSERT_TRUE(
+      std::regex_search(reference.output, match, std::regex(R"(Final estimate: PPL = ([0-9.]+))")))
+      << reference.output;
+  const double llama_ppl = std::stod(match[1]);
+  const auto ours = run_slim(
+      "eval ppl --json --llama_cpp_protocol --seq_len 256 --max_chunks 8 "
+      "--model_path '" +
+          model_dir + "' --dataset '" + dir.file("text.txt") + "'",
+      dir.file("err"));
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  const double slim_ppl = nlohmann::json::parse(ours.out)["perplexity"].get<double>();
+  EXPECT_LT(slim_ppl, 0.05 * options.vocab_size) << "the model must be far from uniform";
+  EXPECT_LT(std::abs(slim_ppl - llama_ppl) / llama_ppl, 1e-3)
+      << "slim " << slim_ppl << " vs llama.cpp " << llama_ppl;
+
+  // Tokenization of the same text.
+  const Command tokens = run(bin + "/llama-tokenize -m '" + gguf + "' -f '" + dir.file("text.txt") +
+                             "' --ids --log-disable --no-bos");
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.output;
+  const auto ids = run_slim("tokenize --ids --no_special_tokens --model_path '" + model_dir +
+                                "' --file '" + dir.file("text.txt") + "'",
+                            dir.file("err"));
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  // llama-tokenize --ids prints a Python-style list: [1, 2, 3]
+  std::string expected = tokens.output.substr(tokens.output.find('['));
+  expected = std::regex_replace(expected, std::regex(R"([\[\],\s]+)"), " ");
+  std::string actual = std::regex_replace(ids.out, std::regex(R"(\s+)"), " ");
+  auto trim = [](std::string s) {
+    s.erase(0, s.find_first_not_of(' '));
+    s.erase(s.find_last_not_of(' ') + 1);
+    return s;
+  };
+  EXPECT_EQ(trim(actual), trim(expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, LlamaCppConformance,
+                         ::testing::Values("LlamaForCausalLM", "MistralForCausalLM",
+                                           "Qwen2ForCausalLM", "Qwen3ForCausalLM"),
+                         [](const auto& info) { return std::string(info.param); });
+
+}  // namespace
