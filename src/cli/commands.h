@@ -18,6 +18,7 @@ CommandRunner add_eval_command(CLI::App& app);
 // `eval logits`, a subcommand of `eval` (cmd_eval_logits.cpp); `eval` is its parent.
 CommandRunner add_eval_logits_command(CLI::App& eval);
 CommandRunner add_generate_command(CLI::App& app);
+CommandRunner add_convert_command(CLI::App& app);
 
 // Exit codes shared by all commands.
 constexpr int kExitOk = 0;

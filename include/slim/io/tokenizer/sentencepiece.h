@@ -90,6 +90,12 @@ SentencePieceModel read_sentencepiece_model(const std::string& path);
 // token_type, special ids, add_space_prefix, remove_extra_whitespaces, precompiled_charsmap,
 // add_bos_token / add_eos_token. Defaults follow llama.cpp.
 SentencePieceModel sentencepiece_model_from_gguf(const GgufFile& gguf);
+// The inverse of parse_sentencepiece_model: a serialized ModelProto (tokenizer.model) holding the
+// pieces, trainer_spec (model type, vocab size, byte fallback, whitespace suffix, special ids and
+// their pieces, unk surface) and normalizer_spec, which both parse_sentencepiece_model and
+// SentencePiece itself read back as the same tokenizer. Throws slim::Error for models SentencePiece
+// would refuse (no unk piece, empty or duplicate pieces). In sentencepiece_writer.cpp.
+std::string serialize_sentencepiece_model(const SentencePieceModel& model);
 
 class SentencePieceTokenizer : public Tokenizer {
  public:

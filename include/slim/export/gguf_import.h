@@ -1,0 +1,64 @@
+// GGUF -> Hugging Face: imports a llama.cpp checkpoint of a Llama, Qwen2 or Qwen3 model into a
+// directory transformers (and Slim) load: config.json, generation_config.json, model.safetensors
+// (sharded above `max_shard_bytes`), and the tokenizer rebuilt from the GGUF vocabulary.
+//
+// What llama.cpp's convert_hf_to_gguf.py did is undone: tensor names are mapped back
+// (token_embd -> model.embed_tokens, blk.N.attn_q -> model.layers.N.self_attn.q_proj, ...), the
+// ggml dimension order (fastest first) is reversed to row-major, the rotary row permutation that
+// the `llama` architecture applies to attn_q / attn_k is inverted (qwen2 / qwen3 are stored
+// unpermuted), quantized tensors are dequantized (slim/io/ggml_quants.h) and rounded to the output
+// dtype. config.json comes from the `<arch>.*` hyper-parameters, checked against the tensors;
+// tie_word_embeddings is set when there is no `output` tensor; linear / yarn rope scaling comes
+// from `<arch>.rope.scaling.*`, and llama3 rope scaling is recovered from the `rope_freqs` tensor.
+//
+// Tokenizer: `tokenizer.ggml.model` "gpt2" becomes a byte-level BPE tokenizer.json whose
+// pre-tokenizer follows `tokenizer.ggml.pre` (llama-bpe, qwen2 or gpt-2 families); "llama" becomes
+// a SentencePiece tokenizer.model. Both come with tokenizer_config.json (special tokens,
+// add_bos_token / add_eos_token, chat template).
+#pragma once
+
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace slim::io {
+class GgufFile;
+}
+
+namespace slim::exporter {
+
+struct GgufImportOptions {
+  std::string gguf_path;
+  std::string save_path;
+  c10::ScalarType dtype = c10::kBFloat16;    // bf16, fp16 or fp32
+  uint64_t max_shard_bytes = 5'000'000'000;  // 0: one model.safetensors whatever its size
+  bool overwrite = false;                    // replace a non-empty save_path
+  bool vocab_only = false;                   // write the tokenizer files only
+};
+
+struct GgufImportSummary {
+  std::string architecture;        // "Qwen3ForCausalLM"; "" with vocab_only
+  int64_t tensors = 0;             // tensors written
+  std::vector<std::string> files;  // written, relative to save_path, sorted
+};
+
+// Throws slim::Error naming the file, key or tensor for anything it cannot import (another
+// architecture, a tensor type it cannot dequantize, missing or inconsistent tensors, unsupported
+// tokenizer). Output appears atomically (AtomicOutputDir): nothing is left on failure.
+GgufImportSummary import_gguf(const GgufImportOptions& options);
+
+// ------------------------------------------------------------------------- pieces, for tests
+// Hugging Face name of a GGUF tensor of a llama / qwen2 / qwen3 model ("blk.3.ffn_up.weight" ->
+// "model.layers.3.mlp.up_proj.weight"); "" for names it does not know.
+std::string hf_tensor_name(const std::string& gguf_name);
+
+// Writes the tokenizer files rebuilt from the GGUF vocabulary into `directory` (which must
+// exist); returns the names written. Throws for vocabularies it cannot rebuild.
+std::vector<std::string> write_hf_tokenizer(const io::GgufFile& gguf, const std::string& directory);
+
+// The pre-tokenizer families write_hf_tokenizer knows for "gpt2" vocabularies, for messages.
+std::string supported_bpe_pre_tokenizers_text();
+
+}  // namespace slim::exporter

@@ -1,0 +1,103 @@
+// slim convert --model_path SRC --format FORMAT --save_path DST
+//
+//   --format hf    GGUF file -> Hugging Face directory (slim/export/gguf_import.h)
+//   --format gguf  Hugging Face directory -> GGUF file (the HF -> GGUF export; see gguf_export.h)
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "slim/core/error.h"
+#include "slim/export/gguf_import.h"
+
+namespace slim::cli {
+
+namespace {
+
+struct ConvertCli {
+  std::string model_path;
+  std::string save_path;
+  std::string format;
+  std::string outtype;  // "" : the format's default
+  std::string shard_size = "5GB";
+  bool overwrite = false;
+  bool vocab_only = false;
+};
+
+// "64MB", "1GiB", "4096" -> bytes.
+uint64_t parse_size(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    SLIM_FAIL("--shard_size: ", quote(text),
+              " is not a number with an optional unit (KB, MB, GB, KiB, MiB, GiB)");
+  }
+  const std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit == "" || unit == "B") scale = 1;
+  if (unit == "KB") scale = 1e3;
+  if (unit == "MB") scale = 1e6;
+  if (unit == "GB") scale = 1e9;
+  if (unit == "KiB") scale = 1024.0;
+  if (unit == "MiB") scale = 1024.0 * 1024;
+  if (unit == "GiB") scale = 1024.0 * 1024 * 1024;
+  SLIM_CHECK(scale != 0, "--shard_size: ", quote(text), " has unknown unit ", quote(unit));
+  SLIM_CHECK(value >= 0, "--shard_size: ", quote(text), " is negative");
+  return static_cast<uint64_t>(value * scale);
+}
+
+c10::ScalarType parse_hf_outtype(const std::string& name) {
+  if (name.empty() || name == "bf16" || name == "bfloat16") return c10::kBFloat16;
+  if (name == "f16" || name == "fp16" || name == "float16") return c10::kHalf;
+  if (name == "f32" || name == "fp32" || name == "float32") return c10::kFloat;
+  SLIM_FAIL("--outtype: expected bf16, f16 or f32 for --format hf, found ", quote(name));
+}
+
+int convert_to_hf(const ConvertCli& options) {
+  exporter::GgufImportOptions import;
+  import.gguf_path = options.model_path;
+  import.save_path = options.save_path;
+  import.dtype = parse_hf_outtype(options.outtype);
+  import.max_shard_bytes = parse_size(options.shard_size);
+  import.overwrite = options.overwrite;
+  import.vocab_only = options.vocab_only;
+  const auto summary = exporter::import_gguf(import);
+  std::string files;
+  for (const auto& file : summary.files)
+    files += (files.empty() ? "" : " ") + file;
+  std::printf("%s: %s\n", options.save_path.c_str(), files.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandRunner add_convert_command(CLI::App& app) {
+  auto options = std::make_shared<ConvertCli>();
+  CLI::App* command = app.add_subcommand(
+      "convert", "Convert between checkpoint formats (GGUF -> Hugging Face with --format hf)");
+  command
+      ->add_option("--model_path,--model-path", options->model_path,
+                   "input: a .gguf file (--format hf)")
+      ->required();
+  command
+      ->add_option("--save_path,--save-path", options->save_path,
+                   "output: a directory (--format hf)")
+      ->required();
+  command->add_option("--format", options->format, "output format: hf")->required();
+  command->add_option("--outtype", options->outtype,
+                      "hf: dtype of the written weights, bf16 (default), f16 or f32");
+  command
+      ->add_option("--shard_size,--shard-size", options->shard_size,
+                   "hf: largest safetensors shard, e.g. 5GB (0: a single file)")
+      ->capture_default_str();
+  command->add_flag("--vocab_only,--vocab-only", options->vocab_only,
+                    "hf: write only the tokenizer files");
+  command->add_flag("--overwrite", options->overwrite, "replace a non-empty --save_path");
+  return [options] {
+    if (options->format == "hf") return convert_to_hf(*options);
+    // --format gguf (Hugging Face -> GGUF) goes here.
+    SLIM_FAIL("--format: expected hf, found ", quote(options->format));
+  };
+}
+
+}  // namespace slim::cli
