@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/convert_gguf.h"
 #include "slim/core/error.h"
 #include "slim/export/gguf_import.h"
 
@@ -20,6 +21,7 @@ struct ConvertCli {
   std::string shard_size = "5GB";
   bool overwrite = false;
   bool vocab_only = false;
+  ConvertGgufFlags gguf;  // --format gguf (cmd_convert_gguf.cpp)
 };
 
 // "64MB", "1GiB", "4096" -> bytes.
@@ -74,29 +76,34 @@ int convert_to_hf(const ConvertCli& options) {
 CommandRunner add_convert_command(CLI::App& app) {
   auto options = std::make_shared<ConvertCli>();
   CLI::App* command = app.add_subcommand(
-      "convert", "Convert between checkpoint formats (GGUF -> Hugging Face with --format hf)");
+      "convert",
+      "Convert between checkpoint formats (Hugging Face -> GGUF with --format gguf, GGUF -> "
+      "Hugging Face with --format hf)");
   command
       ->add_option("--model_path,--model-path", options->model_path,
-                   "input: a .gguf file (--format hf)")
+                   "input: a Hugging Face directory (--format gguf) or a .gguf file (--format hf)")
       ->required();
   command
       ->add_option("--save_path,--save-path", options->save_path,
-                   "output: a directory (--format hf)")
+                   "output: a .gguf file (--format gguf) or a directory (--format hf)")
       ->required();
-  command->add_option("--format", options->format, "output format: hf")->required();
+  command->add_option("--format", options->format, "output format: gguf or hf")->required();
   command->add_option("--outtype", options->outtype,
-                      "hf: dtype of the written weights, bf16 (default), f16 or f32");
+                      "gguf: auto (default), f32, f16 or bf16; hf: bf16 (default), f16 or f32");
   command
       ->add_option("--shard_size,--shard-size", options->shard_size,
                    "hf: largest safetensors shard, e.g. 5GB (0: a single file)")
       ->capture_default_str();
   command->add_flag("--vocab_only,--vocab-only", options->vocab_only,
                     "hf: write only the tokenizer files");
-  command->add_flag("--overwrite", options->overwrite, "replace a non-empty --save_path");
+  command->add_flag("--overwrite", options->overwrite, "replace an existing --save_path");
+  add_convert_gguf_flags(*command, options->gguf);
   return [options] {
     if (options->format == "hf") return convert_to_hf(*options);
-    // --format gguf (Hugging Face -> GGUF) goes here.
-    SLIM_FAIL("--format: expected hf, found ", quote(options->format));
+    if (options->format == "gguf")
+      return convert_to_gguf(options->model_path, options->save_path, options->outtype,
+                             options->overwrite, options->gguf);
+    SLIM_FAIL("--format: expected gguf or hf, found ", quote(options->format));
   };
 }
 
