@@ -9,14 +9,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 
 #include "slim/core/files.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/causal_lm.h"
 #include "slim/model/random_model.h"
+#include "support/assets.h"
 #include "support/llama_cpp.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
@@ -175,5 +178,94 @@ INSTANTIATE_TEST_SUITE_P(Families, LlamaCppConformance,
                          ::testing::Values("LlamaForCausalLM", "MistralForCausalLM",
                                            "Qwen2ForCausalLM", "Qwen3ForCausalLM"),
                          [](const auto& info) { return std::string(info.param); });
+
+}  // namespace
+
+namespace {
+
+// Real tokenizers: a tiny random model carrying the real tokenizer.json, exported to GGUF, then
+// llama-tokenize (which loads only the vocabulary) against `slim tokenize` on a few thousand lines
+// of State of the Union text, tokenized as one document.
+struct RealTokenizer {
+  const char* name;
+  const char* asset;
+  int64_t vocab_size;
+};
+
+class LlamaCppTokenizerConformance : public ::testing::TestWithParam<RealTokenizer> {};
+
+TEST_P(LlamaCppTokenizerConformance, SameIdsOnRealText) {
+  SLIM_LLAMA_CPP_OR_SKIP(bin);
+  const RealTokenizer& real = GetParam();
+  SLIM_ASSET_OR_SKIP(tokenizer_dir, real.asset);
+  SLIM_ASSET_OR_SKIP(text_dir, "sotu/package/data");
+  TempDir dir;
+  slim::model::RandomModelOptions options;
+  options.vocab_size = real.vocab_size;
+  options.hidden_size = 32;
+  options.intermediate_size = 64;
+  options.num_hidden_layers = 1;
+  options.num_attention_heads = 2;
+  options.num_key_value_heads = 1;
+  options.tie_word_embeddings = true;
+  const std::string model_dir = dir.file("model");
+  slim::model::write_random_model(options, model_dir);
+  for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
+    std::filesystem::copy_file(tokenizer_dir + "/" + file, model_dir + "/" + file,
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  // A few thousand lines: every 16th address (1790-2021), split into sentences, one per line.
+  std::vector<std::string> addresses;
+  for (const auto& entry : std::filesystem::directory_iterator(text_dir)) {
+    if (entry.path().extension() == ".txt") addresses.push_back(entry.path().string());
+  }
+  std::sort(addresses.begin(), addresses.end());
+  std::string text;
+  for (size_t i = 0; i < addresses.size(); i += 16) {
+    text += std::regex_replace(slim::read_file(addresses[i]), std::regex(R"(([.?!]) +)"), "$1\n") +
+            "\n";
+  }
+  slim::write_file(dir.file("text.txt"), text);
+  const std::string gguf = dir.file("model.gguf");
+  const auto converted = run_slim("convert --format gguf --outtype f16 --model_path '" + model_dir +
+                                      "' --save_path '" + gguf + "'",
+                                  dir.file("err"));
+  ASSERT_EQ(converted.exit_code, 0) << converted.err;
+  const Command tokens = run(bin + "/llama-tokenize -m '" + gguf + "' -f '" + dir.file("text.txt") +
+                             "' --ids --log-disable --no-bos --no-escape");
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.output.substr(0, 2000);
+  const auto ids = run_slim("tokenize --ids --no_special_tokens --model_path '" + model_dir +
+                                "' --file '" + dir.file("text.txt") + "'",
+                            dir.file("err"));
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  std::string expected = tokens.output.substr(tokens.output.find('['));
+  expected = std::regex_replace(expected, std::regex(R"([\[\],\s]+)"), " ");
+  const std::string actual = std::regex_replace(ids.out, std::regex(R"(\s+)"), " ");
+  auto words = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::istringstream stream(s);
+    for (std::string w; stream >> w;)
+      out.push_back(w);
+    return out;
+  };
+  const auto want = words(expected);
+  const auto got = words(actual);
+  EXPECT_GT(std::count(text.begin(), text.end(), '\n'), 3000);
+  EXPECT_GT(got.size(), 50000u);
+  size_t first_difference = 0;
+  while (first_difference < want.size() && first_difference < got.size() &&
+         want[first_difference] == got[first_difference]) {
+    ++first_difference;
+  }
+  EXPECT_TRUE(want == got) << real.name << ": " << got.size() << " ids from slim, " << want.size()
+                           << " from llama.cpp; first difference at id " << first_difference;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tokenizers, LlamaCppTokenizerConformance,
+    ::testing::Values(RealTokenizer{"Qwen3", "tokenizer-qwen3/package/models", 151936},
+                      RealTokenizer{"Llama3", "tokenizer-llama3/package/models", 128256},
+                      RealTokenizer{"Mistral", "tokenizer-mistral/package/models", 32000}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
