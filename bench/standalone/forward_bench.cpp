@@ -29,7 +29,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 double gemm_gflops(int64_t m, int64_t k, int64_t n, at::ScalarType dtype, int repeats) {
   const at::Tensor x = at::randn({1, m, k}).to(dtype);
   const at::Tensor w = at::randn({n, k}).to(dtype);
-  for (int i = 0; i < 2; ++i) at::linear(x, w);  // warm-up (kernel selection, page faults)
+  for (int i = 0; i < 2; ++i)
+    at::linear(x, w);  // warm-up (kernel selection, page faults)
   double best = 1e30;
   for (int r = 0; r < std::max(repeats, 5); ++r) {
     const auto start = std::chrono::steady_clock::now();
@@ -47,10 +48,14 @@ int main(int argc, char** argv) {
   std::string model_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--layers") layers = std::atoll(argv[i + 1]);
-    else if (flag == "--seq") seq = std::atoll(argv[i + 1]);
-    else if (flag == "--repeats") repeats = std::atoi(argv[i + 1]);
-    else if (flag == "--model") model_dir = argv[i + 1];
+    if (flag == "--layers")
+      layers = std::atoll(argv[i + 1]);
+    else if (flag == "--seq")
+      seq = std::atoll(argv[i + 1]);
+    else if (flag == "--repeats")
+      repeats = std::atoi(argv[i + 1]);
+    else if (flag == "--model")
+      model_dir = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -80,8 +85,10 @@ int main(int argc, char** argv) {
   // The dominant GEMM of the forward pass: [seq, hidden] x [hidden, intermediate].
   const double gemm32 = gemm_gflops(seq, 2048, 5632, at::kFloat, repeats);
   const double gemm16 = gemm_gflops(seq, 2048, 5632, at::kBFloat16, repeats);
-  std::printf("GEMM [%lld x 2048] x [2048 x 5632]: fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s (bf16/fp32 %.2fx)\n",
-              static_cast<long long>(seq), gemm32, gemm16, gemm16 / gemm32);
+  std::printf(
+      "GEMM [%lld x 2048] x [2048 x 5632]: fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s (bf16/fp32 "
+      "%.2fx)\n",
+      static_cast<long long>(seq), gemm32, gemm16, gemm16 / gemm32);
 
   // Matmul FLOPs of one forward pass: linear layers, attention products, lm_head.
   const double h = 2048, inter = 5632, kv = 4 * 64, q = 2048, vocab = 32000, t = double(seq);
@@ -122,8 +129,9 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     model->forward(ids);
     const double s = seconds_since(start);
-    std::printf("forward bf16 streaming layers from the mapped checkpoint: %.3f s = %.1f tokens/s\n", s,
-                t / s);
+    std::printf(
+        "forward bf16 streaming layers from the mapped checkpoint: %.3f s = %.1f tokens/s\n", s,
+        t / s);
   }
   return 0;
 }

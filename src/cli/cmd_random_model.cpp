@@ -73,8 +73,9 @@ CommandRunner add_random_model_command(CLI::App& app) {
   command->add_flag("--tie_word_embeddings", m.tie_word_embeddings);
   command->add_option("--dtype", options->dtype, "bf16|fp16|fp32")->capture_default_str();
   command->add_option("--seed", m.seed)->capture_default_str();
-  command->add_option("--logit_scale", m.logit_scale,
-                      "scale of the final norm (large: peaked next-token distributions)")
+  command
+      ->add_option("--logit_scale", m.logit_scale,
+                   "scale of the final norm (large: peaked next-token distributions)")
       ->capture_default_str();
   command
       ->add_option("--shard_size", options->shard_size,
