@@ -44,13 +44,19 @@ build: deps python $(BUILD_DIR)/.configured
 test: build assets llama-cpp
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# Until the quantizer lands, the demo writes a small sharded random Llama with Slim's own writer
-# and inspects it.
+# Until the quantizer and the trained fixture land, the demo writes a small sharded random Llama
+# with Slim's own writer, inspects it, evaluates it on the bundled held-out text and lets it
+# generate (random weights, byte-level tokenizer: expect a perplexity near the vocabulary size
+# of 260 and gibberish).
 demo: build
 	$(BUILD_DIR)/slim random-model --arch LlamaForCausalLM --hidden_size 256 --intermediate_size 768 \
-	  --num_hidden_layers 4 --num_attention_heads 8 --num_key_value_heads 4 --vocab_size 32000 \
+	  --num_hidden_layers 4 --num_attention_heads 8 --num_key_value_heads 4 --vocab_size 260 \
 	  --shard_size 8MB --save_path $(DEMO_DIR)/random-llama --overwrite
 	$(BUILD_DIR)/slim inspect --model_path $(DEMO_DIR)/random-llama
+	$(BUILD_DIR)/slim eval ppl --model_path $(DEMO_DIR)/random-llama \
+	  --dataset data/eval/sotu_2001_2021.txt --seq_len 256 --max_chunks 4
+	$(BUILD_DIR)/slim generate --model_path $(DEMO_DIR)/random-llama \
+	  --prompt "The state of the Union is" --max_new_tokens 16
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
