@@ -55,31 +55,6 @@ const GgmlTypeTraits kGgmlTypes[] = {
     {GgmlType::MXFP4, "mxfp4", 32, 0},
 };
 
-// Byte size of one element of a fixed-size metadata type; 0 for STRING and ARRAY.
-uint64_t fixed_size(GgufType type) {
-  switch (type) {
-    case GgufType::UINT8:
-    case GgufType::INT8:
-    case GgufType::BOOL:
-      return 1;
-    case GgufType::UINT16:
-    case GgufType::INT16:
-      return 2;
-    case GgufType::UINT32:
-    case GgufType::INT32:
-    case GgufType::FLOAT32:
-      return 4;
-    case GgufType::UINT64:
-    case GgufType::INT64:
-    case GgufType::FLOAT64:
-      return 8;
-    case GgufType::STRING:
-    case GgufType::ARRAY:
-      return 0;
-  }
-  return 0;
-}
-
 bool known_type(uint32_t type) {
   return type <= static_cast<uint32_t>(GgufType::FLOAT64);
 }
@@ -165,6 +140,30 @@ std::string describe_kv(uint64_t index, const std::string& key) {
 }
 
 }  // namespace
+
+uint64_t gguf_value_size(GgufType type) {
+  switch (type) {
+    case GgufType::UINT8:
+    case GgufType::INT8:
+    case GgufType::BOOL:
+      return 1;
+    case GgufType::UINT16:
+    case GgufType::INT16:
+      return 2;
+    case GgufType::UINT32:
+    case GgufType::INT32:
+    case GgufType::FLOAT32:
+      return 4;
+    case GgufType::UINT64:
+    case GgufType::INT64:
+    case GgufType::FLOAT64:
+      return 8;
+    case GgufType::STRING:
+    case GgufType::ARRAY:
+      return 0;
+  }
+  return 0;
+}
 
 std::string gguf_type_name(GgufType type) {
   switch (type) {
@@ -270,7 +269,7 @@ void GgufFile::parse() {
       kv.count = in.u64([&] { return str("array length of ", what()); });
     }
     kv.offset = in.pos();
-    const uint64_t element_size = fixed_size(kv.element_type);
+    const uint64_t element_size = gguf_value_size(kv.element_type);
     if (element_size != 0) {
       SLIM_CHECK(kv.count <= in.remaining() / element_size, path, ": ", what(), " has ", kv.count,
                  " elements of ", gguf_type_name(kv.element_type), " (", element_size,
@@ -581,7 +580,7 @@ std::vector<int64_t> GgufFile::get_array_int(const std::string& key) const {
   SLIM_CHECK(kv.type == GgufType::ARRAY && is_integer(kv.element_type), path(), ": metadata key ",
              quote(key), " has type ", type_description(kv.type, kv.element_type),
              ", expected an array of integers");
-  const uint64_t size = fixed_size(kv.element_type);
+  const uint64_t size = gguf_value_size(kv.element_type);
   std::vector<int64_t> values(kv.count);
   for (uint64_t i = 0; i < kv.count; ++i)
     values[i] = integer_at(key, kv.element_type, kv.offset + size * i);

@@ -67,25 +67,6 @@ bool fits(GgufType type, int64_t value) {
   }
 }
 
-int integer_bytes(GgufType type) {
-  switch (type) {
-    case GgufType::UINT8:
-    case GgufType::INT8:
-      return 1;
-    case GgufType::UINT16:
-    case GgufType::INT16:
-      return 2;
-    case GgufType::UINT32:
-    case GgufType::INT32:
-      return 4;
-    case GgufType::UINT64:
-    case GgufType::INT64:
-      return 8;
-    default:
-      return 0;
-  }
-}
-
 // The ATen dtype a plain ggml type stores, for write_tensor.
 std::optional<at::ScalarType> scalar_type_of(GgmlType type) {
   switch (type) {
@@ -217,8 +198,10 @@ void GgufWriter::set_string(const std::string& key, const std::string& value) {
 
 void GgufWriter::set_array_int(const std::string& key, GgufType element,
                                const std::vector<int64_t>& values) {
-  const int bytes = integer_bytes(element);
-  SLIM_INTERNAL_ASSERT(bytes != 0, "set_array_int with element type ", gguf_type_name(element));
+  const int bytes = static_cast<int>(gguf_value_size(element));
+  const bool integer = bytes != 0 && element != GgufType::BOOL && element != GgufType::FLOAT32 &&
+                       element != GgufType::FLOAT64;
+  SLIM_INTERNAL_ASSERT(integer, "set_array_int with element type ", gguf_type_name(element));
   for (size_t i = 0; i < values.size(); ++i) {
     SLIM_CHECK(fits(element, values[i]), path_, ": GGUF metadata key ", quote(key), ": element ", i,
                " (", values[i], ") does not fit ", gguf_type_name(element));

@@ -43,6 +43,8 @@ enum class GgufType : uint32_t {
 
 // "uint32", "string", ...; "type N" for numbers outside the format.
 std::string gguf_type_name(GgufType type);
+// Bytes of one value of a fixed-size metadata type; 0 for STRING and ARRAY.
+uint64_t gguf_value_size(GgufType type);
 
 // ggml tensor types (numbering of ggml.h). Numbers that ggml removed are not listed.
 enum class GgmlType : uint32_t {
