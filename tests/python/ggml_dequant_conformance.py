@@ -34,6 +34,8 @@ Exit status 77 (CTest's skip code) when a reference package is missing.
 import json
 import math
 import os
+
+from conformance_support import assets_dir
 import subprocess
 import sys
 import tempfile
@@ -51,8 +53,7 @@ except ImportError as error:  # pragma: no cover
 
 SLIM = sys.argv[1]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ASSETS = os.environ.get("SLIM_ASSETS_DIR") or os.path.join(
-    os.environ.get("SLIM_CACHE") or os.path.expanduser("~/.cache/slim"), "assets")
+ASSETS = assets_dir()
 LLAMA_CPP = os.path.join(ASSETS, "llama.cpp")
 Q = gguf.GGMLQuantizationType
 failures = []

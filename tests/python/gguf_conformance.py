@@ -30,6 +30,8 @@ import hashlib
 import importlib.metadata
 import json
 import os
+
+from conformance_support import assets_dir
 import shutil
 import struct
 import subprocess
@@ -50,8 +52,7 @@ except ImportError as error:  # pragma: no cover
 SLIM = sys.argv[1]
 VERBOSE = "-v" in sys.argv[2:]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ASSETS = os.environ.get("SLIM_ASSETS_DIR") or os.path.join(
-    os.environ.get("SLIM_CACHE") or os.path.expanduser("~/.cache/slim"), "assets")
+ASSETS = assets_dir()
 LLAMA_CPP = os.path.join(ASSETS, "llama.cpp")
 VOCAB = 300
 failures = []

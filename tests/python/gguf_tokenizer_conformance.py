@@ -17,6 +17,8 @@ Exit status 77 (CTest's skip code) when the reference packages or the assets are
 """
 import json
 import os
+
+from conformance_support import assets_dir
 import subprocess
 import sys
 import tempfile
@@ -29,8 +31,7 @@ except ImportError as error:  # pragma: no cover
     sys.exit(77)
 
 SLIM = sys.argv[1]
-ASSETS = os.environ.get("SLIM_ASSETS_DIR") or os.path.join(
-    os.environ.get("SLIM_CACHE") or os.path.expanduser("~/.cache/slim"), "assets")
+ASSETS = assets_dir()
 MODELS = os.path.join(ASSETS, "llama.cpp", "models")
 # vocab name -> original tokenizer.json (for decoding), or None
 VOCABS = {

@@ -19,6 +19,8 @@ Exit status 77 (CTest's skip code) when the reference package or the assets are 
 """
 import glob
 import os
+
+from conformance_support import assets_dir
 import re
 import subprocess
 import sys
@@ -32,8 +34,7 @@ except ImportError as error:  # pragma: no cover
     sys.exit(77)
 
 SLIM = sys.argv[1]
-ASSETS = os.environ.get("SLIM_ASSETS_DIR") or os.path.join(
-    os.environ.get("SLIM_CACHE") or os.path.expanduser("~/.cache/slim"), "assets")
+ASSETS = assets_dir()
 SOTU = os.path.join(ASSETS, "sotu", "package", "data")
 if not glob.glob(os.path.join(SOTU, "*.txt")):
     print(f"SKIP: assets missing ({SOTU}); run scripts/fetch-assets.sh")

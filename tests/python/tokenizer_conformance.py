@@ -22,6 +22,8 @@ Exit status 77 (CTest's skip code) when the reference package or the assets are 
 """
 import glob
 import os
+
+from conformance_support import assets_dir
 import re
 import subprocess
 import sys
@@ -35,8 +37,7 @@ except ImportError as error:  # pragma: no cover
     sys.exit(77)
 
 SLIM = sys.argv[1]
-ASSETS = os.environ.get("SLIM_ASSETS_DIR") or os.path.join(
-    os.environ.get("SLIM_CACHE") or os.path.expanduser("~/.cache/slim"), "assets")
+ASSETS = assets_dir()
 LINE_BYTES = int(os.environ.get("SLIM_TOKENIZER_CONFORMANCE_BYTES", "3000000"))
 
 TOKENIZERS = [
