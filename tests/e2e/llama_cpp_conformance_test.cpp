@@ -133,13 +133,20 @@ TEST_P(LlamaCppConformance, PerplexityAndTokensAgree) {
   ASSERT_EQ(converted.exit_code, 0) << converted.err;
 
   // Perplexity: llama.cpp's protocol on both sides, 8 chunks of 256.
-  const Command reference = run(bin + "/llama-perplexity -m '" + gguf + "' -f '" +
-                                dir.file("text.txt") + "' -c 256 -b 256 --chunks 8 -t 2");
-  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  // llama-perplexity logs through an asynchronous logger that may lose its last lines at exit
+  // (a known llama.cpp issue: the logger is deliberately never destroyed), so a run whose output
+  // lacks the final estimate is repeated, at most three times.
+  Command reference{-1, ""};
   std::smatch match;
-  ASSERT_TRUE(
-      std::regex_search(reference.output, match, std::regex(R"(Final estimate: PPL = ([0-9.]+))")))
-      << reference.output;
+  bool found = false;
+  for (int attempt = 0; attempt < 3 && !found; ++attempt) {
+    reference = run(bin + "/llama-perplexity -m '" + gguf + "' -f '" + dir.file("text.txt") +
+                    "' -c 256 -b 256 --chunks 8 -t 2");
+    ASSERT_EQ(reference.exit_code, 0) << reference.output;
+    found = std::regex_search(reference.output, match,
+                              std::regex(R"(Final estimate: PPL = ([0-9.]+))"));
+  }
+  ASSERT_TRUE(found) << reference.output;
   const double llama_ppl = std::stod(match[1]);
   const auto ours = run_slim(
       "eval ppl --json --llama_cpp_protocol --seq_len 256 --max_chunks 8 "
