@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/convert_gguf.h"
+#include "cli/parse_size.h"
 #include "slim/core/error.h"
 #include "slim/export/gguf_import.h"
 
@@ -24,30 +25,6 @@ struct ConvertCli {
   ConvertGgufFlags gguf;  // --format gguf (cmd_convert_gguf.cpp)
 };
 
-// "64MB", "1GiB", "4096" -> bytes.
-uint64_t parse_size(const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    SLIM_FAIL("--shard_size: ", quote(text),
-              " is not a number with an optional unit (KB, MB, GB, KiB, MiB, GiB)");
-  }
-  const std::string unit = text.substr(used);
-  double scale = 0;
-  if (unit == "" || unit == "B") scale = 1;
-  if (unit == "KB") scale = 1e3;
-  if (unit == "MB") scale = 1e6;
-  if (unit == "GB") scale = 1e9;
-  if (unit == "KiB") scale = 1024.0;
-  if (unit == "MiB") scale = 1024.0 * 1024;
-  if (unit == "GiB") scale = 1024.0 * 1024 * 1024;
-  SLIM_CHECK(scale != 0, "--shard_size: ", quote(text), " has unknown unit ", quote(unit));
-  SLIM_CHECK(value >= 0, "--shard_size: ", quote(text), " is negative");
-  return static_cast<uint64_t>(value * scale);
-}
-
 c10::ScalarType parse_hf_outtype(const std::string& name) {
   if (name.empty() || name == "bf16" || name == "bfloat16") return c10::kBFloat16;
   if (name == "f16" || name == "fp16" || name == "float16") return c10::kHalf;
@@ -60,7 +37,7 @@ int convert_to_hf(const ConvertCli& options) {
   import.gguf_path = options.model_path;
   import.save_path = options.save_path;
   import.dtype = parse_hf_outtype(options.outtype);
-  import.max_shard_bytes = parse_size(options.shard_size);
+  import.max_shard_bytes = parse_size(options.shard_size, "--shard_size");
   import.overwrite = options.overwrite;
   import.vocab_only = options.vocab_only;
   const auto summary = exporter::import_gguf(import);

@@ -1,5 +1,6 @@
 // slim random-model --save_path DIR [--arch NAME] [geometry...]
 #include "cli/commands.h"
+#include "cli/parse_size.h"
 #include "slim/core/error.h"
 #include "slim/model/random_model.h"
 
@@ -12,37 +13,6 @@ c10::ScalarType parse_dtype(const std::string& name) {
   if (name == "fp16" || name == "float16") return c10::kHalf;
   if (name == "fp32" || name == "float32") return c10::kFloat;
   SLIM_FAIL("--dtype: expected bf16, fp16 or fp32, found ", quote(name));
-}
-
-// "64MB", "1GiB", "4096" -> bytes.
-uint64_t parse_size(const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    SLIM_FAIL("size ", quote(text), " is not a number with an optional unit (KB, MB, GB, KiB...)");
-  }
-  const std::string unit = text.substr(used);
-  double scale = 1;
-  if (unit == "" || unit == "B")
-    scale = 1;
-  else if (unit == "KB")
-    scale = 1e3;
-  else if (unit == "MB")
-    scale = 1e6;
-  else if (unit == "GB")
-    scale = 1e9;
-  else if (unit == "KiB")
-    scale = 1024.0;
-  else if (unit == "MiB")
-    scale = 1024.0 * 1024;
-  else if (unit == "GiB")
-    scale = 1024.0 * 1024 * 1024;
-  else
-    SLIM_FAIL("size ", quote(text), ": unknown unit ", quote(unit));
-  SLIM_CHECK(value >= 0, "size ", quote(text), " is negative");
-  return static_cast<uint64_t>(value * scale);
 }
 
 struct RandomModelCli {
@@ -84,7 +54,7 @@ CommandRunner add_random_model_command(CLI::App& app) {
   command->add_flag("--overwrite", options->overwrite, "replace a non-empty --save_path");
   return [options] {
     options->model.dtype = parse_dtype(options->dtype);
-    options->model.max_shard_bytes = parse_size(options->shard_size);
+    options->model.max_shard_bytes = parse_size(options->shard_size, "--shard_size");
     model::write_random_model(options->model, options->save_path, options->overwrite);
     return kExitOk;
   };

@@ -9,6 +9,7 @@
 
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/utf8.h"
 
 namespace slim::io {
 
@@ -165,33 +166,10 @@ size_t line_of_offset(const std::string& text, size_t offset) {
 }
 
 size_t find_invalid_utf8(const std::string& text) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t size = text.size();
-  size_t i = 0;
-  while (i < size) {
-    const unsigned char lead = bytes[i];
-    size_t length;
-    uint32_t minimum;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if ((lead & 0xE0) == 0xC0) {
-      length = 2, minimum = 0x80;
-    } else if ((lead & 0xF0) == 0xE0) {
-      length = 3, minimum = 0x800;
-    } else if ((lead & 0xF8) == 0xF0) {
-      length = 4, minimum = 0x10000;
-    } else {
-      return i;
-    }
-    if (i + length > size) return i;
-    uint32_t code = lead & (0x7F >> length);
-    for (size_t k = 1; k < length; ++k) {
-      if ((bytes[i + k] & 0xC0) != 0x80) return i;
-      code = (code << 6) | (bytes[i + k] & 0x3F);
-    }
-    // Overlong forms, surrogates and values beyond U+10FFFF are invalid.
-    if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return i;
+  const std::string_view view(text);
+  for (size_t i = 0; i < view.size();) {
+    const size_t length = valid_utf8_length(view.substr(i));
+    if (length == 0) return i;
     i += length;
   }
   return std::string::npos;

@@ -5,18 +5,11 @@
 
 #include "io/tokenizer/sentencepiece_internal.h"
 #include "slim/core/error.h"
+#include "slim/core/utf8.h"
 
 namespace slim::io::spm {
 
 namespace {
-
-bool is_trail(unsigned char byte) {
-  return (byte & 0xC0) == 0x80;
-}
-
-bool valid_code_point(uint32_t c) {
-  return c < 0xD800 || (c >= 0xE000 && c <= 0x10FFFF);
-}
 
 uint32_t load_u32_le(const char* p) {
   const auto* b = reinterpret_cast<const unsigned char*>(p);
@@ -27,31 +20,9 @@ uint32_t load_u32_le(const char* p) {
 }  // namespace
 
 bool valid_utf8_prefix(std::string_view text, size_t* length) {
-  *length = 1;
-  if (text.empty()) return false;
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  if (s[0] < 0x80) return true;
-  uint32_t c = 0;
-  size_t need = 0;
-  uint32_t min = 0;
-  if ((s[0] & 0xE0) == 0xC0) {
-    need = 2, c = s[0] & 0x1F, min = 0x80;
-  } else if ((s[0] & 0xF0) == 0xE0) {
-    need = 3, c = s[0] & 0x0F, min = 0x800;
-  } else if ((s[0] & 0xF8) == 0xF0) {
-    need = 4, c = s[0] & 0x07, min = 0x10000;
-  } else {
-    return false;
-  }
-  if (n < need) return false;
-  for (size_t i = 1; i < need; ++i) {
-    if (!is_trail(s[i])) return false;
-    c = (c << 6) | (s[i] & 0x3F);
-  }
-  if (c < min || !valid_code_point(c)) return false;
-  *length = need;
-  return true;
+  const size_t valid = valid_utf8_length(text);
+  *length = valid == 0 ? 1 : valid;
+  return valid != 0;
 }
 
 std::string byte_piece(unsigned char byte) {

@@ -5,45 +5,16 @@
 #include <cstdlib>
 
 #include "slim/core/error.h"
+#include "slim/core/utf8.h"
 
 namespace slim::io::tok {
 
-namespace {
-
-// Length of the valid UTF-8 sequence at `i`, or 0 when the bytes there are not one.
-size_t valid_sequence_length(const unsigned char* bytes, size_t i, size_t size) {
-  const unsigned char lead = bytes[i];
-  if (lead < 0x80) return 1;
-  size_t length;
-  char32_t minimum;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2, minimum = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, minimum = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, minimum = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + length > size) return 0;
-  char32_t code = lead & (0x7F >> length);
-  for (size_t k = 1; k < length; ++k) {
-    if ((bytes[i + k] & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (bytes[i + k] & 0x3F);
-  }
-  if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
-}
-
-}  // namespace
-
 std::string sanitize_utf8(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   std::string output;
   output.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
-    const size_t length = valid_sequence_length(bytes, i, text.size());
+    const size_t length = valid_utf8_length(text.substr(i));
     if (length == 0) {
       output += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
       ++i;
