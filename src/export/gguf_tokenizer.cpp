@@ -51,6 +51,9 @@ struct BpePreset {
   const char* normalizer;  // "NFC" or nullptr
   bool ignore_merges;      // llama.cpp sets it for the family (whole-word vocabulary hits first)
   bool default_add_bos;    // llama.cpp's default when tokenizer.ggml.add_bos_token is absent
+  // Digits(individual_digits) before ByteLevel: every digit is a piece of its own (only with
+  // regex == nullptr, as the StarCoder family's tokenizer.json has it).
+  bool individual_digits = false;
 };
 
 const BpePreset kBpePresets[] = {
@@ -70,6 +73,11 @@ const BpePreset kBpePresets[] = {
      false},
     // GPT-2 (ByteLevel with its built-in regex).
     {{"gpt-2"}, nullptr, nullptr, false, false},
+    // StarCoder's vocabulary and its descendants (SmolLM / SmolLM2, Refact): Digits with
+    // individual digits, then ByteLevel with GPT-2's regex, no normalizer (tokenizer.json of
+    // bigcode/starcoder and HuggingFaceTB/SmolLM2-135M; llama.cpp's LLAMA_VOCAB_PRE_TYPE_STARCODER
+    // / _REFACT / _SMOLLM use "\p{N}" and then GPT-2's regex, ignore_merges off, no BOS).
+    {{"starcoder", "refact", "smollm"}, nullptr, nullptr, false, false, true},
 };
 
 const BpePreset* find_preset(const std::string& pre) {
@@ -219,6 +227,11 @@ void write_byte_level_bpe(const io::GgufFile& gguf, const std::string& directory
                         {"behavior", "Isolated"},
                         {"invert", false}},
                        byte_level(false, false, false)}}};
+  } else if (preset.individual_digits) {
+    pre_tokenizer = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Digits"}, {"individual_digits", true}}, byte_level(false, true, true)}}};
   } else {
     pre_tokenizer = byte_level(false, true, true);
   }

@@ -463,6 +463,30 @@ TEST(GgufImport, Qwen2PreTokenizerNeedsNoBos) {
   EXPECT_EQ(json["model"]["ignore_merges"], false);
 }
 
+TEST(GgufImport, SmolLmPreTokenizerSplitsDigitsAndNeedsNoBos) {
+  TempDir dir;
+  std::map<std::string, at::Tensor> unused;
+  Tiny m;
+  m.vocab = 262;
+  auto gguf = tiny_gguf(m, &unused);
+  add_tiny_vocabulary(gguf, "smollm");
+  import_to(write_gguf(dir, gguf), dir.file("hf"));
+  const auto json = read_json(dir.file("hf/tokenizer.json"));
+  const nlohmann::json expected_pre = {{"type", "Sequence"},
+                                       {"pretokenizers",
+                                        {{{"type", "Digits"}, {"individual_digits", true}},
+                                         {{"type", "ByteLevel"},
+                                          {"add_prefix_space", false},
+                                          {"trim_offsets", true},
+                                          {"use_regex", true}}}}};
+  EXPECT_EQ(json["pre_tokenizer"], expected_pre);
+  EXPECT_EQ(json["normalizer"], nullptr);
+  EXPECT_EQ(json["model"]["ignore_merges"], false);
+  const auto tokenizer = slim::io::load_tokenizer(dir.file("hf"));
+  EXPECT_EQ(tokenizer->encode(" hi 12"), (std::vector<int32_t>{257, ' ', '1', '2'}));  // no BOS
+  EXPECT_EQ(read_json(dir.file("hf/tokenizer_config.json"))["add_bos_token"], false);
+}
+
 TEST(GgufImport, VocabOnlyWritesTheTokenizer) {
   TempDir dir;
   GgufBuilder gguf;
@@ -640,6 +664,12 @@ TEST(GgufImportTokenizer, LlamaBpeGoldenIds) {
 }
 TEST(GgufImportTokenizer, Gpt2GoldenIds) {
   expect_golden_ids_after_import("gpt-2", "tokenizer.json");
+}
+TEST(GgufImportTokenizer, StarcoderGoldenIds) {  // the SmolLM / SmolLM2 pre-tokenizer too
+  expect_golden_ids_after_import("starcoder", "tokenizer.json");
+}
+TEST(GgufImportTokenizer, RefactGoldenIds) {
+  expect_golden_ids_after_import("refact", "tokenizer.json");
 }
 TEST(GgufImportTokenizer, LlamaSpmGoldenIds) {
   expect_golden_ids_after_import("llama-spm", "tokenizer.model");

@@ -2,8 +2,9 @@
 vocabularies against the reference packages that read them: Hugging Face `tokenizers` for
 tokenizer.json (byte-level BPE) and `sentencepiece` for tokenizer.model.
 
-Inputs: llama.cpp's vocab-only files models/ggml-vocab-{qwen2,llama-bpe,gpt-2,llama-spm}.gguf (real
-tokenizer metadata, no weights) and their test vectors .gguf.inp / .gguf.out, which llama.cpp made
+Inputs: llama.cpp's vocab-only files
+models/ggml-vocab-{qwen2,llama-bpe,gpt-2,starcoder,refact,llama-spm}.gguf (real tokenizer
+metadata, no weights) and their test vectors .gguf.inp / .gguf.out, which llama.cpp made
 with the original Hugging Face tokenizer of each model (add_special_tokens=False). Checked:
 1. the rebuilt tokenizer, loaded by the reference package, gives the golden ids of every input;
 2. decoding those ids gives back what the original tokenizer.json decodes them to (Qwen3's and
@@ -38,6 +39,8 @@ VOCABS = {
     "qwen2": os.path.join(ASSETS, "tokenizer-qwen3", "package", "models", "tokenizer.json"),
     "llama-bpe": os.path.join(ASSETS, "tokenizer-llama3", "package", "models", "tokenizer.json"),
     "gpt-2": None,
+    "starcoder": None,  # the pre-tokenizer of SmolLM / SmolLM2 (tokenizer.ggml.pre "smollm") too
+    "refact": None,
     "llama-spm": None,
 }
 for name in VOCABS:
