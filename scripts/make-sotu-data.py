@@ -12,6 +12,9 @@ Writes
                                addresses, so they span 1790-2000
   data/eval/sotu_2001_2021.txt the held-out addresses, oldest first, separated by blank lines
 
+With --train-jsonl PATH it writes only the training text instead: the train split, one address per
+line ({"text": ...}, oldest first), which `slim train` reads (10 MB; derived, not committed).
+
 Deterministic: the same assets give the same bytes. Usage (from the repository root):
   python3 scripts/make-sotu-data.py --slim build/slim
 """
@@ -31,6 +34,8 @@ def main():
     parser.add_argument("--slim", default="build/slim")
     parser.add_argument("--assets", default=None)
     parser.add_argument("--out", default="data")
+    parser.add_argument("--train-jsonl", default=None,
+                        help="write only the train split, one address per line, to this path")
     args = parser.parse_args()
     assets = args.assets or subprocess.run(
         ["bash", "scripts/fetch-assets.sh", "--print-dir"], check=True, capture_output=True,
@@ -42,6 +47,16 @@ def main():
     train = [f for f in files if year(f) <= 2000]
     held_out = [f for f in files if 2001 <= year(f) <= 2021]
     read = lambda name: open(os.path.join(data_dir, name), encoding="utf-8").read().strip()
+
+    if args.train_jsonl:
+        os.makedirs(os.path.dirname(os.path.abspath(args.train_jsonl)), exist_ok=True)
+        temporary = args.train_jsonl + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as out:
+            for name in train:
+                out.write(json.dumps({"text": read(name)}, ensure_ascii=False) + "\n")
+        os.replace(temporary, args.train_jsonl)
+        print(f"{len(train)} train addresses -> {args.train_jsonl}", file=sys.stderr)
+        return
 
     os.makedirs(os.path.join(args.out, "eval"), exist_ok=True)
     with open(os.path.join(args.out, "eval", "sotu_2001_2021.txt"), "w", encoding="utf-8") as out:

@@ -7,6 +7,7 @@
 // 4 KV heads, vocab 32000; bf16 weights) is written once to $SLIM_CACHE/bench/llama-1.1b.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 
 #include <chrono>
 #include <cstdio>
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
     const auto load_start = std::chrono::steady_clock::now();
     model->keep_layers_resident();
     const double load_s = seconds_since(load_start);
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     model->forward(ids.narrow(1, 0, 16));  // warm-up
     double best = 1e30;
     for (int r = 0; r < repeats; ++r) {
@@ -125,7 +126,7 @@ int main(int argc, char** argv) {
     slim::model::RuntimeOptions runtime;
     runtime.compute_dtype = at::kBFloat16;
     auto model = slim::model::CausalLM::open(model_dir, runtime);
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     const auto start = std::chrono::steady_clock::now();
     model->forward(ids);
     const double s = seconds_since(start);

@@ -37,9 +37,11 @@ CommandRunner add_generate_command(CLI::App& app) {
       generate.eos_id = model->config().eos_token_ids[0];
     std::fputs(options->prompt.c_str(), stdout);
     std::fflush(stdout);
-    // Decode the growing sequence and print what is new, so multi-token characters come out whole.
-    std::vector<io::TokenId> produced;
-    std::string printed;
+    // Decode prompt and continuation together and print what is new: multi-token characters come
+    // out whole, and a continuation's leading space survives (SentencePiece decoders drop the
+    // space of a sequence's first token).
+    std::vector<io::TokenId> produced = prompt_ids;
+    std::string printed = tokenizer->decode(produced, true);
     eval::generate_greedy(
         *model, std::vector<int64_t>(prompt_ids.begin(), prompt_ids.end()), generate,
         [&](int64_t id) {

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add(slim::cli::add_eval_command);
   add(slim::cli::add_generate_command);
   add(slim::cli::add_convert_command);
+  add(slim::cli::add_train_command);
 
   try {
     app.parse(argc, argv);

@@ -71,8 +71,22 @@ void AtomicOutputDir::commit() {
       SLIM_FAIL(target_, ": output directory became non-empty while writing; result left in ",
                 temp_);
     }
-    fs::remove_all(target_, error);
-    SLIM_CHECK(!error, target_, ": cannot remove the old output: ", error.message());
+    // Move the old output aside before the new one takes its place, and delete it only then: a
+    // crash in between leaves a complete old or new directory (checkpoints rely on this).
+    const std::string old = temp_ + ".old";
+    fs::remove_all(old, error);
+    fs::rename(target_, old, error);
+    SLIM_CHECK(!error, target_, ": cannot move the old output aside: ", error.message());
+    fs::rename(temp_, target_, error);
+    if (error) {
+      std::error_code ignored;
+      fs::rename(old, target_, ignored);
+      SLIM_FAIL(target_, ": cannot move the finished output into place from ", temp_, ": ",
+                error.message());
+    }
+    committed_ = true;
+    fs::remove_all(old, error);  // best effort: the new output is in place
+    return;
   }
   fs::rename(temp_, target_, error);
   SLIM_CHECK(!error, target_, ": cannot move the finished output into place from ", temp_, ": ",

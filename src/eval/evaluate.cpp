@@ -1,6 +1,7 @@
 #include "slim/eval/evaluate.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -144,7 +145,7 @@ PerplexityResult perplexity(const model::CausalLM& model,
   const size_t batch = static_cast<size_t>(std::max<int64_t>(batch_size, 1));
   const int64_t batches = static_cast<int64_t>((windows.size() + batch - 1) / batch);
   Progress progress("perplexity", batches * model.config().num_hidden_layers, "layer-batches");
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   for (size_t begin = 0; begin < windows.size(); begin += batch) {
     const size_t end = std::min(windows.size(), begin + batch);
     const at::Tensor ids = batch_tensor(windows, begin, end);
@@ -191,7 +192,7 @@ KldResult kl_divergence(const model::CausalLM& model, const model::CausalLM& ref
       "kl divergence",
       batches * (model.config().num_hidden_layers + reference.config().num_hidden_layers),
       "layer-batches");
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   for (size_t begin = 0; begin < windows.size(); begin += batch) {
     const size_t end = std::min(windows.size(), begin + batch);
     const at::Tensor ids = batch_tensor(windows, begin, end);

@@ -1,6 +1,7 @@
 #include "slim/eval/generate.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include "slim/core/error.h"
 
@@ -10,7 +11,7 @@ std::vector<int64_t> generate_greedy(model::CausalLM& model, const std::vector<i
                                      const GenerateOptions& options,
                                      const std::function<void(int64_t)>& on_token) {
   SLIM_CHECK(!prompt.empty(), "the prompt encodes to no tokens");
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   model.keep_layers_resident();
   model::KVCache cache;
   std::vector<int64_t> produced;

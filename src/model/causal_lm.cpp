@@ -18,17 +18,21 @@ std::string shape_text(at::IntArrayRef shape) {
 
 }  // namespace
 
-std::unique_ptr<CausalLM> CausalLM::open(const std::string& model_path, RuntimeOptions options) {
-  std::unique_ptr<CausalLM> model(new CausalLM());
-  model->config_ = io::load_model_config(model_path);
-  model->family_ = find_family(model->config_.architecture);
-  SLIM_INTERNAL_ASSERT(model->family_ != nullptr, "parsed config without a family");
-  model->options_ = options;
+void CausalLM::init_runtime(RuntimeOptions options) {
+  family_ = find_family(config_.architecture);
+  SLIM_INTERNAL_ASSERT(family_ != nullptr, "parsed config without a family");
   SLIM_CHECK(options.compute_dtype == at::kFloat || options.compute_dtype == at::kBFloat16 ||
                  options.compute_dtype == at::kHalf || options.compute_dtype == at::kDouble,
              "compute dtype must be fp32, bf16, fp16 or fp64");
+  options_ = options;
+  rotary_ = std::make_unique<RotaryEmbedding>(config_, options.device);
+}
+
+std::unique_ptr<CausalLM> CausalLM::open(const std::string& model_path, RuntimeOptions options) {
+  std::unique_ptr<CausalLM> model(new CausalLM());
+  model->config_ = io::load_model_config(model_path);
+  model->init_runtime(options);
   model->checkpoint_ = io::SafetensorsCheckpoint::open(model_path);
-  model->rotary_ = std::make_unique<RotaryEmbedding>(model->config_, options.device);
   // Check the global tensors now: a wrong vocabulary size should fail before any work.
   for (const auto& expected : expected_tensors(model->config_)) {
     if (expected.layer >= 0) continue;
@@ -41,7 +45,30 @@ std::unique_ptr<CausalLM> CausalLM::open(const std::string& model_path, RuntimeO
   return model;
 }
 
-at::Tensor CausalLM::materialize(const std::string& name, const std::vector<int64_t>& shape) const {
+std::unique_ptr<CausalLM> CausalLM::from_tensors(io::ModelConfig config,
+                                                 std::map<std::string, at::Tensor> tensors,
+                                                 RuntimeOptions options) {
+  std::unique_ptr<CausalLM> model(new CausalLM());
+  model->config_ = std::move(config);
+  model->init_runtime(options);
+  model->in_memory_ = true;
+  model->memory_ = std::move(tensors);
+  for (const auto& expected : expected_tensors(model->config_))
+    model->source(expected.name, expected.shape);
+  return model;
+}
+
+at::Tensor CausalLM::source(const std::string& name, const std::vector<int64_t>& shape) const {
+  if (in_memory_) {
+    const auto found = memory_.find(name);
+    SLIM_CHECK(found != memory_.end(), "missing tensor ", name, " (expected shape ",
+               shape_text(shape), ")");
+    SLIM_CHECK(found->second.sizes().vec() == shape, "tensor ", name, " has shape ",
+               shape_text(found->second.sizes()), ", expected ", shape_text(shape));
+    SLIM_CHECK(at::isFloatingType(found->second.scalar_type()), "tensor ", name,
+               " is not floating point");
+    return found->second;
+  }
   SLIM_CHECK(checkpoint_.contains(name), "missing tensor ", name, " (expected shape ",
              shape_text(shape), ")");
   const auto& info = checkpoint_.info(name);
@@ -51,9 +78,15 @@ at::Tensor CausalLM::materialize(const std::string& name, const std::vector<int6
                  at::isFloatingType(*io::dtype_scalar_type(info.dtype)),
              "tensor ", name, " has dtype ", io::dtype_name(info.dtype),
              "; the runtime reads F32, F16 or BF16 weights");
-  return checkpoint_.tensor(name).to(options_.device, options_.compute_dtype,
-                                     /*non_blocking=*/false,
-                                     /*copy=*/true);
+  return checkpoint_.tensor(name);
+}
+
+at::Tensor CausalLM::materialize(const std::string& name, const std::vector<int64_t>& shape) const {
+  const at::Tensor stored = source(name, shape);
+  // In memory: no copy, so gradients and in-place updates reach the stored tensor. Mapped: a copy,
+  // since the mapping is read-only and may go away.
+  return stored.to(options_.device, options_.compute_dtype, /*non_blocking=*/false,
+                   /*copy=*/!in_memory_);
 }
 
 DecoderLayer CausalLM::load_layer(int64_t index) const {
@@ -98,9 +131,11 @@ at::Tensor CausalLM::embed(const at::Tensor& ids) const {
     SLIM_CHECK(low >= 0 && high < config_.vocab_size, "token id ", low < 0 ? low : high,
                " is outside the vocabulary [0, ", config_.vocab_size, ")");
   }
-  // Gather rows from the mapped matrix, then move only those to the device.
-  const at::Tensor table = checkpoint_.tensor("model.embed_tokens.weight");
-  const at::Tensor rows = at::index_select(table, 0, ids.reshape({-1}).to(at::kCPU, at::kLong));
+  // Gather rows where the matrix is (the mapping, or memory), then move only those to the device.
+  const at::Tensor table =
+      source("model.embed_tokens.weight", {config_.vocab_size, config_.hidden_size});
+  const at::Tensor rows =
+      at::index_select(table, 0, ids.reshape({-1}).to(table.device(), at::kLong));
   return rows.to(options_.device, options_.compute_dtype)
       .view({ids.size(0), ids.size(1), config_.hidden_size});
 }
@@ -127,16 +162,20 @@ at::Tensor CausalLM::run_layer(DecoderLayer& layer, const at::Tensor& hidden,
 }
 
 at::Tensor CausalLM::final_norm(const at::Tensor& hidden) const {
+  // In memory the tensors change between calls (training): never cache them.
+  if (in_memory_) {
+    return rms_norm(hidden, materialize("model.norm.weight", {config_.hidden_size}),
+                    config_.rms_norm_eps);
+  }
   if (!final_norm_.defined()) final_norm_ = materialize("model.norm.weight", {config_.hidden_size});
   return rms_norm(hidden, final_norm_, config_.rms_norm_eps);
 }
 
-const at::Tensor& CausalLM::lm_head_weight() const {
-  if (!lm_head_.defined()) {
-    const std::string name =
-        config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-    lm_head_ = materialize(name, {config_.vocab_size, config_.hidden_size});
-  }
+at::Tensor CausalLM::lm_head_weight() const {
+  const std::string name =
+      config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  if (in_memory_) return materialize(name, {config_.vocab_size, config_.hidden_size});
+  if (!lm_head_.defined()) lm_head_ = materialize(name, {config_.vocab_size, config_.hidden_size});
   return lm_head_;
 }
 

@@ -47,6 +47,19 @@ TEST(AtomicOutputDir, RefusesNonEmptyTargetUnlessOverwrite) {
   }
   EXPECT_FALSE(fs::exists(dir.file("out/old")));
   EXPECT_TRUE(fs::exists(dir.file("out/new")));
+  // Replaced again (a checkpoint every N steps): only the target remains beside the inputs.
+  for (const char* content : {"second", "third"}) {
+    AtomicOutputDir output(dir.file("out"), true);
+    slim::write_file(output.path() + "/new", content);
+    output.commit();
+  }
+  EXPECT_EQ(slim::read_file(dir.file("out/new")), "third");
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename(), "out");
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
 }
 
 TEST(AtomicOutputDir, EmptyExistingDirectoryIsFineAndFileIsNot) {

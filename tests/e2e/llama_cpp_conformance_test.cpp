@@ -6,6 +6,7 @@
 // in the logits would show.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -36,7 +37,7 @@ using slim::testing::TempDir;
 // fresh context holding only BOS. The model then predicts its own text well (low perplexity).
 std::string sample_text(slim::model::CausalLM& model, int64_t seq_len, int64_t chunks,
                         uint64_t seed) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   model.keep_layers_resident();
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   at::Tensor allowed = at::zeros({model.config().vocab_size}, at::kBool);

@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,13 @@ class CausalLM {
  public:
   // Reads config.json and the safetensors of `model_path`; throws slim::Error naming the file.
   static std::unique_ptr<CausalLM> open(const std::string& model_path, RuntimeOptions options = {});
+  // A model over tensors held in memory (training, tests), keyed by checkpoint name. They are used
+  // as they are, without a copy when device and dtype agree: autograd reaches them, and in-place
+  // updates (an optimizer step) are seen by the next call. Throws naming a missing or mis-shaped
+  // tensor.
+  static std::unique_ptr<CausalLM> from_tensors(io::ModelConfig config,
+                                                std::map<std::string, at::Tensor> tensors,
+                                                RuntimeOptions options = {});
 
   const io::ModelConfig& config() const { return config_; }
   const FamilySpec& family() const { return *family_; }
@@ -49,7 +57,7 @@ class CausalLM {
   at::Tensor head(const at::Tensor& hidden) const;
   // The final norm only (for evaluation that computes logits in chunks).
   at::Tensor final_norm(const at::Tensor& hidden) const;
-  const at::Tensor& lm_head_weight() const;
+  at::Tensor lm_head_weight() const;
 
   // Whole model: ids [batch, seq] -> logits, loading each layer in turn (or using resident ones).
   at::Tensor forward(const at::Tensor& ids, KVCache* cache = nullptr) const;
@@ -57,12 +65,17 @@ class CausalLM {
 
  private:
   CausalLM() = default;
+  void init_runtime(RuntimeOptions options);
+  // The stored tensor `name` as it is (mapped or in memory), its shape and dtype checked.
+  at::Tensor source(const std::string& name, const std::vector<int64_t>& shape) const;
   at::Tensor materialize(const std::string& name, const std::vector<int64_t>& shape) const;
 
   io::ModelConfig config_;
   const FamilySpec* family_ = nullptr;
   RuntimeOptions options_;
   io::SafetensorsCheckpoint checkpoint_;
+  bool in_memory_ = false;
+  std::map<std::string, at::Tensor> memory_;  // from_tensors()
   std::unique_ptr<RotaryEmbedding> rotary_;
   mutable at::Tensor final_norm_;
   mutable at::Tensor lm_head_;
