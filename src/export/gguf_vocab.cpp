@@ -785,8 +785,6 @@ std::string recognise_pre_tokenizer(const json& tokenizer, const std::string& so
 GgufVocab build_gguf_vocab(const std::string& model_dir, const io::ModelConfig& config,
                            const std::optional<std::string>& pre_override) {
   const fs::path dir(model_dir);
-  const std::string family = config.architecture;
-  const bool llama_like = family == "LlamaForCausalLM" || family == "MistralForCausalLM";
   GgufVocab vocab;
   if (fs::is_regular_file(dir / "tokenizer.model")) {
     vocab = sentencepiece_vocab(dir, config);
@@ -803,7 +801,10 @@ GgufVocab build_gguf_vocab(const std::string& model_dir, const io::ModelConfig& 
     const bool byte_fallback = model.value("byte_fallback", false);
     const json decoder = tokenizer->contains("decoder") ? (*tokenizer)["decoder"] : json();
     const bool sequence_decoder = decoder.is_object() && decoder.value("type", "") == "Sequence";
-    if (llama_like && bpe && byte_fallback && sequence_decoder) {
+    // The tokenizer decides, not the architecture: llama.cpp reads a SentencePiece vocabulary
+    // with any architecture (convert_hf_to_gguf.py picks by family, and so cannot export a Qwen3
+    // model carrying Mistral's tokenizer, as models/sotu-qwen3-13m does).
+    if (bpe && byte_fallback && sequence_decoder) {
       vocab = llama_hf_vocab(dir, *tokenizer, config);
     } else {
       vocab = gpt2_vocab(dir, *tokenizer, config, pre_override);

@@ -51,9 +51,12 @@ TEST(AtomicOutputDir, RefusesNonEmptyTargetUnlessOverwrite) {
   for (const char* content : {"second", "third"}) {
     AtomicOutputDir output(dir.file("out"), true);
     slim::write_file(output.path() + "/new", content);
+    fs::create_directories(output.path() + "/sub/deep");  // the old tree goes, nested or not
+    slim::write_file(output.path() + "/sub/deep/file", content);
     output.commit();
   }
   EXPECT_EQ(slim::read_file(dir.file("out/new")), "third");
+  EXPECT_EQ(slim::read_file(dir.file("out/sub/deep/file")), "third");
   int entries = 0;
   for (const auto& entry : fs::directory_iterator(dir.path())) {
     EXPECT_EQ(entry.path().filename(), "out");

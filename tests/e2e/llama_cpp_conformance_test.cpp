@@ -277,3 +277,56 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
+
+namespace {
+
+// The trained fixtures (models/), exported to GGUF: llama-perplexity and `slim eval ppl` with
+// llama.cpp's protocol on the held-out text. Learned weights and real text, unlike the random
+// models above.
+class LlamaCppFixtureConformance : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(LlamaCppFixtureConformance, HeldOutPerplexityAgrees) {
+  SLIM_LLAMA_CPP_OR_SKIP(bin);
+  TempDir dir;
+  const std::string model_dir = std::string(SLIM_SOURCE_DIR) + "/models/" + GetParam();
+  const std::string text = std::string(SLIM_SOURCE_DIR) + "/data/eval/sotu_2001_2021.txt";
+  const std::string gguf = dir.file("model.gguf");
+  // f32: the bf16 weights widen exactly, and both sides then compute in fp32.
+  const auto converted = run_slim("convert --format gguf --outtype f32 --model_path '" + model_dir +
+                                      "' --save_path '" + gguf + "'",
+                                  dir.file("err"));
+  ASSERT_EQ(converted.exit_code, 0) << converted.err;
+  Command reference{-1, ""};
+  std::smatch match;
+  bool found = false;
+  for (int attempt = 0; attempt < 3 && !found; ++attempt) {
+    reference = run(bin + "/llama-perplexity -m '" + gguf + "' -f '" + text +
+                    "' -c 256 -b 256 --chunks 8 -t 2");
+    ASSERT_EQ(reference.exit_code, 0) << reference.output;
+    found = std::regex_search(reference.output, match,
+                              std::regex(R"(Final estimate: PPL = ([0-9.]+))"));
+  }
+  ASSERT_TRUE(found) << reference.output;
+  const double llama_ppl = std::stod(match[1]);
+  const auto ours =
+      run_slim("eval ppl --json --llama_cpp_protocol --seq_len 256 --max_chunks 8 --model_path '" +
+                   model_dir + "' --dataset '" + text + "'",
+               dir.file("err"));
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  const double slim_ppl = nlohmann::json::parse(ours.out)["perplexity"].get<double>();
+  std::printf("%s: held-out perplexity slim %.6f, llama.cpp %.6f (relative difference %.2e)\n",
+              GetParam(), slim_ppl, llama_ppl, std::abs(slim_ppl - llama_ppl) / llama_ppl);
+  EXPECT_LT(slim_ppl, 1000.0) << "a trained model, far from uniform over 32000 tokens";
+  EXPECT_LT(std::abs(slim_ppl - llama_ppl) / llama_ppl, 1e-3)
+      << "slim " << slim_ppl << " vs llama.cpp " << llama_ppl;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, LlamaCppFixtureConformance,
+                         ::testing::Values("sotu-llama-13m", "sotu-qwen3-13m"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+}  // namespace
