@@ -1,0 +1,386 @@
+// msModelSlim Ascend V1 saver (spec msmodelslim-v1.md §7.1 - §7.8).
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "export/quant_format_common.h"
+#include "slim/core/error.h"
+#include "slim/core/files.h"
+#include "slim/export/ascendv1.h"
+#include "slim/io/safetensors.h"
+
+namespace slim::exporter {
+
+namespace fs = std::filesystem;
+using quant::DeployedLinear;
+using quant::DeployedTag;
+using quant::QDtype;
+using quant::QScope;
+
+namespace {
+
+std::string safetensors_dtype(const at::Tensor& tensor) {
+  return io::dtype_name(io::dtype_from_scalar_type(tensor.scalar_type()));
+}
+
+class TensorList {
+ public:
+  TensorList(const DeployedLinear& linear)
+      : prefix_(linear.name + "."), tag_(tag_name(linear.tag)) {}
+
+  void add(const std::string& suffix, const at::Tensor& tensor) {
+    add_tagged(suffix, tensor, tag_);
+  }
+  void add_tagged(const std::string& suffix, const at::Tensor& tensor, const std::string& tag) {
+    const at::Tensor stored = tensor.contiguous();
+    tensors_.push_back({prefix_ + suffix, safetensors_dtype(stored), stored, tag});
+  }
+  void add_f8(const std::string& suffix, const at::Tensor& bytes) {
+    tensors_.push_back({prefix_ + suffix, "F8_E4M3", bytes.contiguous(), tag_});
+  }
+  std::vector<AscendV1Tensor> take() { return std::move(tensors_); }
+
+ private:
+  std::string prefix_;
+  std::string tag_;
+  std::vector<AscendV1Tensor> tensors_;
+};
+
+at::Tensor fp32(const at::Tensor& tensor) {
+  return tensor.to(at::kFloat).contiguous();
+}
+
+// §7.5: deq_scale = s_x * s_w and quant_bias = round(bias / deq_scale - z_x * sum_k q_w[o, k]),
+// with s_x, s_w, their product and bias / deq_scale in the model dtype, the correction in fp32,
+// the difference promoted to fp32 and rounded half to even.
+std::pair<at::Tensor, at::Tensor> deq_scale_and_quant_bias(const DeployedLinear& linear) {
+  const at::ScalarType model = linear.model_dtype;
+  const at::Tensor input_scale = linear.input_scale.to(model);               // [1]
+  const at::Tensor weight_scale = linear.weight_scale.to(model);             // [O, 1]
+  const at::Tensor deq_scale = (input_scale * weight_scale).squeeze(1);      // [O], model dtype
+  const at::Tensor correction = linear.weight_codes.to(at::kFloat).sum(1) *  // [O], fp32
+                                linear.input_offset.to(at::kFloat);
+  // Without a bias msModelSlim divides an fp32 zero vector (promoted to fp32); with one, the
+  // bias in the model dtype (the quotient rounded to the model dtype).
+  const at::Tensor bias =
+      linear.bias ? linear.bias->to(model) : at::zeros({linear.out_features()}, at::kFloat);
+  const at::Tensor quotient = (bias / deq_scale).to(at::kFloat);
+  const at::Tensor quant_bias = at::round(quotient - correction);
+  // round() of a huge quotient would wrap in the cast; refuse instead of writing garbage.
+  const double limit = 2147483647.0;
+  const at::Tensor magnitude = quant_bias.abs();
+  if (!quant_bias.isfinite().all().item<bool>() || magnitude.max().item<double>() > limit) {
+    SLIM_FAIL("deployed linear ", quote(linear.name), " (", tag_name(linear.tag),
+              "): quant_bias = round(bias / deq_scale - z_x * sum(q_w)) does not fit int32 "
+              "(deq_scale too small for the bias?)");
+  }
+  return {deq_scale.to(at::kFloat).contiguous(), quant_bias.to(at::kInt).contiguous()};
+}
+
+// §7.6: W4A8_DYNAMIC scale_bias for a TP of 16.
+at::Tensor w4a8_scale_bias(const DeployedLinear& linear) {
+  const at::Tensor dequantized =
+      linear.weight_codes.to(at::kFloat) * linear.weight_scale;  // [O, I]
+  const auto contains_any = [&](std::initializer_list<const char*> parts) {
+    for (const char* part : parts) {
+      if (linear.name.find(part) != std::string::npos) return true;
+    }
+    return false;
+  };
+  if (contains_any({"up_proj", "gate_proj", "q_proj", "k_proj", "v_proj", "w1", "w3"})) {
+    return dequantized.sum(1, /*keepdim=*/true) * 8;
+  }
+  if (contains_any({"down_proj", "o_proj", "w2"})) {
+    const int64_t out = linear.out_features();
+    const int64_t in = linear.in_features();
+    SLIM_CHECK(in % 16 == 0, "deployed linear ", quote(linear.name),
+               " (W4A8_DYNAMIC): scale_bias sums 16 tensor-parallel slices of the input dim, "
+               "which must be a multiple of 16; found ",
+               in);
+    return dequantized.view({out, 16, in / 16}).sum(-1) * 8;
+  }
+  return dequantized;
+}
+
+at::Tensor mx_scale_bytes(const DeployedLinear& linear) {
+  return (linear.weight_scale + 127).to(at::kByte).contiguous();
+}
+
+void require_zero_offsets(const DeployedLinear& linear, const char* why) {
+  if (!detail::all_zero(linear.weight_offset)) {
+    SLIM_FAIL("deployed linear ", quote(linear.name), " (", tag_name(linear.tag),
+              "): weight_offset must be all zeros: ", why);
+  }
+}
+
+}  // namespace
+
+std::vector<AscendV1Tensor> ascendv1_tensors(const DeployedLinear& linear) {
+  linear.validate();
+  TensorList out(linear);
+  const std::string where = str("deployed linear ", quote(linear.name), " weight_codes");
+  const auto add_bias = [&](const char* tag) {
+    if (linear.bias) out.add_tagged("bias", fp32(*linear.bias), tag);
+  };
+  switch (linear.tag) {
+    case DeployedTag::Float:
+      out.add("weight", linear.weight_codes);
+      if (linear.bias) out.add("bias", *linear.bias);
+      break;
+    case DeployedTag::W16A16S:
+      out.add("weight", linear.weight_codes);
+      if (linear.bias) out.add("bias", *linear.bias);
+      break;
+    case DeployedTag::W8A8:
+    case DeployedTag::W8A8Mix: {
+      const auto [deq_scale, quant_bias] = deq_scale_and_quant_bias(linear);
+      out.add("weight", linear.weight_codes);
+      out.add("quant_bias", quant_bias);
+      out.add("input_scale", fp32(linear.input_scale));
+      out.add("input_offset", fp32(linear.input_offset));
+      out.add("deq_scale", linear.model_dtype == at::kBFloat16
+                               ? deq_scale
+                               : detail::deq_scale_to_int64(deq_scale));
+      if (linear.tag == DeployedTag::W8A8Mix) {
+        out.add("weight_scale", fp32(linear.weight_scale));
+        out.add("weight_offset", at::zeros_like(fp32(linear.weight_scale)));
+      }
+      add_bias("FLOAT");
+      break;
+    }
+    case DeployedTag::W8A8Dynamic:
+      // msModelSlim writes zeros whatever the offsets (spec §13.12); an asymmetric per-group
+      // weight would deploy wrongly, so it is refused rather than silently changed.
+      require_zero_offsets(linear,
+                           "W8A8_DYNAMIC stores zero offsets (spec §7.4), so asymmetric "
+                           "weights cannot be saved in this format");
+      out.add("weight", linear.weight_codes);
+      out.add("weight_scale", fp32(linear.weight_scale));
+      out.add("weight_offset", at::zeros_like(fp32(linear.weight_scale)));
+      add_bias("FLOAT");
+      break;
+    case DeployedTag::W8A16:
+    case DeployedTag::W4A4Dynamic:
+      out.add("weight", linear.weight_codes);
+      out.add("weight_scale", fp32(linear.weight_scale));
+      out.add("weight_offset", fp32(linear.weight_offset));
+      add_bias("FLOAT");
+      break;
+    case DeployedTag::W4A16:
+      SLIM_CHECK(linear.out_features() % 2 == 0, "deployed linear ", quote(linear.name),
+                 " (W4A16): int4 pairs are packed along the output dim, which must be even; "
+                 "found ",
+                 linear.out_features());
+      out.add("weight", detail::pack_int4_pairs_along_rows(linear.weight_codes));
+      out.add("weight_scale", fp32(linear.weight_scale));
+      out.add("weight_offset", fp32(linear.weight_offset));
+      add_bias("FLOAT");
+      break;
+    case DeployedTag::W4A8Dynamic: {
+      const at::Tensor scale_bias = w4a8_scale_bias(linear);
+      out.add("weight", detail::pack_int4_pairs_along_rows(linear.weight_codes));
+      out.add("weight_scale", fp32(linear.weight_scale));
+      out.add("weight_offset", at::zeros_like(fp32(linear.weight_scale)));
+      out.add("scale_bias", fp32(scale_bias));
+      add_bias("FLOAT");
+      break;
+    }
+    case DeployedTag::WFp8AFp8Dynamic:
+      out.add_f8("weight", detail::encode_e4m3(linear.weight_codes, where));
+      out.add("weight_scale", fp32(linear.weight_scale));
+      out.add("weight_offset", at::zeros_like(fp32(linear.weight_scale)));
+      add_bias("FLOAT");
+      break;
+    case DeployedTag::W8A8MxFp8:
+      out.add_f8("weight", detail::encode_e4m3(linear.weight_codes, where));
+      out.add("weight_scale", mx_scale_bytes(linear));
+      add_bias("FLOAT");
+      break;
+    case DeployedTag::W4A8MxFp:
+    case DeployedTag::W4A4MxFp4:
+      out.add("weight", detail::pack_e2m1(linear.weight_codes, where));
+      out.add("weight_scale", mx_scale_bytes(linear));
+      add_bias("FLOAT");
+      break;
+  }
+  return out.take();
+}
+
+// ------------------------------------------------------------------------------------ saver
+
+struct AscendV1Saver::State {
+  AscendV1SaveOptions options;
+  AtomicOutputDir output;
+  std::optional<io::SafetensorsWriter> writer;  // destroyed before `output`
+  nlohmann::ordered_json description = nlohmann::ordered_json::object();
+  nlohmann::ordered_json appended = nlohmann::ordered_json::object();  // kv / fa entries
+  std::string model_quant_type = "Unknown";
+  std::optional<int> model_quant_priority;
+  int64_t group_size = 0;
+  bool finished = false;
+
+  explicit State(AscendV1SaveOptions opts)
+      : options(std::move(opts)), output(options.save_path, options.overwrite) {
+    io::SafetensorsWriterOptions writer_options;
+    writer_options.basename = kAscendV1WeightsBasename;
+    // msModelSlim flushes the pending shard when pending + size >= part_file_size * 2^30; the
+    // writer closes a shard when bytes + size > max_shard_bytes, hence the - 1.
+    writer_options.max_shard_bytes = options.part_file_bytes == 0 ? 0 : options.part_file_bytes - 1;
+    writer_options.always_index = options.part_file_bytes > 0;
+    writer.emplace(output.path(), writer_options);
+  }
+
+  void check_open(const std::string& what) const {
+    SLIM_CHECK(!finished, "ascendv1 saver: ", what, " after finish()");
+  }
+
+  void write(const AscendV1Tensor& tensor) {
+    SLIM_CHECK(!description.contains(tensor.name), "ascendv1 saver: tensor ", quote(tensor.name),
+               " written twice");
+    if (tensor.dtype == "F8_E4M3") {
+      writer->add_raw(tensor.name, io::Dtype::F8_E4M3, tensor.tensor.sizes().vec(),
+                      tensor.tensor.data_ptr(), tensor.tensor.nbytes());
+    } else {
+      writer->add(tensor.name, tensor.tensor);
+    }
+    description[tensor.name] = tensor.tag;
+  }
+
+  void update_model_quant_type(DeployedTag tag) {
+    const std::optional<int> priority = quant::model_type_priority(tag);
+    if (!priority) return;
+    if (!model_quant_priority || *priority > *model_quant_priority) {
+      model_quant_priority = priority;
+      model_quant_type = tag_name(tag);
+    }
+  }
+};
+
+AscendV1Saver::AscendV1Saver(AscendV1SaveOptions options)
+    : state_(std::make_unique<State>(std::move(options))) {}
+
+AscendV1Saver::~AscendV1Saver() = default;
+
+void AscendV1Saver::add_linear(const DeployedLinear& linear) {
+  state_->check_open("add_linear");
+  // Everything is computed (and checked) before anything is written.
+  const std::vector<AscendV1Tensor> tensors = ascendv1_tensors(linear);
+  for (const auto& tensor : tensors) {
+    SLIM_CHECK(!state_->description.contains(tensor.name), "ascendv1 saver: tensor ",
+               quote(tensor.name), " written twice");
+  }
+  for (const auto& tensor : tensors)
+    state_->write(tensor);
+  state_->update_model_quant_type(linear.tag);
+  const bool mx = linear.weight.dtype == QDtype::MxFp8 || linear.weight.dtype == QDtype::MxFp4;
+  if (mx) {
+    state_->group_size = 32;
+  } else if (linear.weight.scope == QScope::PerGroup) {
+    state_->group_size = linear.weight.group_size;
+  }
+}
+
+void AscendV1Saver::add_float(const std::string& name, const at::Tensor& tensor) {
+  add_tagged(name, tensor, "FLOAT");
+}
+
+void AscendV1Saver::add_tagged(const std::string& name, const at::Tensor& tensor,
+                               const std::string& tag) {
+  state_->check_open("add_tagged");
+  SLIM_CHECK(tag == "FLOAT" || tag == "C8" || tag == "FAQuant", "ascendv1 saver: tensor ",
+             quote(name), ": tag ", quote(tag),
+             " is not one add_tagged writes (FLOAT, C8, FAQuant); quantized linears go through "
+             "add_linear");
+  SLIM_CHECK(tensor.defined(), "ascendv1 saver: tensor ", quote(name), " is undefined");
+  if (tensor.device().is_meta()) return;  // as msModelSlim: meta tensors are skipped
+  state_->write({name, safetensors_dtype(tensor), tensor.to(at::kCPU).contiguous(), tag});
+  if (tag == "C8") {
+    state_->appended["kv_cache_type"] = "C8";
+    state_->appended["kv_quant_type"] = "C8";
+  } else if (tag == "FAQuant") {
+    state_->appended["fa_quant_type"] = "FAKQuant";
+  }
+}
+
+void AscendV1Saver::add_description(const std::string& key, const std::string& value) {
+  state_->check_open("add_description");
+  SLIM_CHECK(!state_->description.contains(key), "ascendv1 saver: description key ", quote(key),
+             " written twice");
+  state_->description[key] = value;
+}
+
+std::vector<std::string> AscendV1Saver::finish() {
+  State& s = *state_;
+  s.check_open("finish");
+  s.finished = true;
+  const std::string dir = s.output.path();
+  s.writer->finish();
+
+  nlohmann::ordered_json description = s.description;
+  for (const auto& [key, value] : s.appended.items())
+    description[key] = value;
+  description["version"] = "1.0.0";
+  description["model_quant_type"] = s.model_quant_type;
+  description["metadata"] = s.options.metadata;
+  description["group_size"] = s.group_size;
+  description["optional"] = s.options.optional;
+  // json.dump(..., indent=4) with Python's default ensure_ascii.
+  detail::write_file_with_mode(dir + "/" + kAscendV1Description, description.dump(4, ' ', true),
+                               0600);
+
+  if (!s.options.model_path.empty()) {
+    for (const auto& name :
+         detail::model_files_to_copy(s.options.model_path, {".json", ".py", ".txt", ".jinja"})) {
+      if (name == kAscendV1Description) continue;  // never clobber what was just written
+      const std::string source = s.options.model_path + "/" + name;
+      const std::string target = dir + "/" + name;
+      if (name == "config.json") {
+        nlohmann::ordered_json config;
+        try {
+          config = nlohmann::ordered_json::parse(read_file(source));
+        } catch (const nlohmann::json::exception& error) {
+          SLIM_FAIL(source, ": invalid JSON: ", error.what());
+        }
+        if (detail::remove_quantization_config(config)) {
+          detail::write_file_with_mode(target, config.dump(2), 0600);
+          continue;
+        }
+      }
+      detail::copy_file_with_mode(source, target, 0600);
+    }
+  }
+  for (const auto& [name, contents] : s.options.extra_files) {
+    SLIM_CHECK(!name.empty() && name[0] != '/' && name.find("..") == std::string::npos,
+               "ascendv1 saver: extra file name ", quote(name), " must be a relative path");
+    const fs::path path = fs::path(dir) / name;
+    fs::create_directories(path.parent_path());
+    detail::write_file_with_mode(path.string(), contents, 0600);
+  }
+
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), dir).string());
+  }
+  std::sort(files.begin(), files.end());
+  s.writer.reset();
+  s.output.commit();
+  return files;
+}
+
+std::vector<std::string> save_ascendv1(const std::vector<AscendV1Item>& items,
+                                       const AscendV1SaveOptions& options) {
+  AscendV1Saver saver(options);
+  for (const auto& item : items) {
+    if (const auto* linear = std::get_if<DeployedLinear>(&item)) {
+      saver.add_linear(*linear);
+    } else {
+      const auto& tensor = std::get<FloatTensor>(item);
+      saver.add_float(tensor.name, tensor.tensor);
+    }
+  }
+  return saver.finish();
+}
+
+}  // namespace slim::exporter

@@ -1,0 +1,79 @@
+// Internal pieces shared by the quantized-checkpoint formats (ascendv1, compressed-tensors): exact
+// float8 / E2M1 codecs, int4 and int32 bit packing, the W8A8 deq_scale encoding, and the copy of a
+// model's config and tokenizer files. Not a public header: src/export only (and its tests).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace slim::exporter::detail {
+
+// --------------------------------------------------------------------------------- float8 E4M3
+// E4M3 (float8_e4m3fn: bias 7, no infinities, 0x7F / 0xFF are NaN, max 448) bytes of fp32 values
+// that lie exactly on the E4M3 grid. A value off the grid, out of range or not finite is an error
+// naming `what` and the first offending element: the record promised grid values, and silently
+// rounding here would hide a bug upstream.
+at::Tensor encode_e4m3(const at::Tensor& values, const std::string& what);
+// uint8 bytes -> fp32 values (exact; NaN codes decode to NaN).
+at::Tensor decode_e4m3(const at::Tensor& bytes);
+
+// ----------------------------------------------------------------------------------- FP4 E2M1
+// Spec §7.6: code = index of |v| in {0, .5, 1, 1.5, 2, 3, 4, 6} | signbit << 3; the values are
+// flattened row-major and byte k = code[2k] | code[2k + 1] << 4. [O, I] fp32 -> [O, I / 2] uint8.
+// Values off the grid are an error naming `what`.
+at::Tensor pack_e2m1(const at::Tensor& values, const std::string& what);
+// [O, I / 2] uint8 -> [O, I] fp32 (code 8 decodes to -0.0).
+at::Tensor unpack_e2m1(const at::Tensor& packed);
+
+// ------------------------------------------------------------------------------ int4 in int8
+// Spec §7.6 (W4A8_DYNAMIC, and Slim's W4A16): pairs along the output dim,
+// packed[j, i] = (q[2j + 1, i] << 4) | (q[2j, i] & 0x0F) as int8. [O, I] -> [O / 2, I].
+at::Tensor pack_int4_pairs_along_rows(const at::Tensor& codes);
+// [O / 2, I] int8 -> [O, I] int8 in [-8, 7].
+at::Tensor unpack_int4_pairs_along_rows(const at::Tensor& packed);
+
+// --------------------------------------------------------------------------- int32 packing
+// compressed-tensors pack_to_int32 (dense packing, as in 0.20.0; identical to the older layout
+// for 4 and 8 bits): each value v (int8, in the signed range of `bits`) becomes v + 2^(bits-1);
+// element j of each run of 32 / bits along `packed_dim` goes to bits [bits * j, bits * (j + 1))
+// of one int32; the packed dim is padded with zeros to a multiple of 32 / bits.
+at::Tensor pack_int32(const at::Tensor& codes, int bits, int packed_dim);
+// The inverse; `unpacked_size` is the original length of the packed dim.
+at::Tensor unpack_int32(const at::Tensor& packed, int bits, int64_t unpacked_size, int packed_dim);
+
+// ------------------------------------------------------------------------------ deq_scale
+// Spec §7.5: the fp32 bit pattern reinterpreted as int32 and sign-extended to int64.
+at::Tensor deq_scale_to_int64(const at::Tensor& deq_scale_f32);
+// The inverse: the low 32 bits reinterpreted as fp32.
+at::Tensor deq_scale_from_int64(const at::Tensor& encoded);
+
+// -------------------------------------------------------------------------------- checks
+// Every element of an fp32 tensor is an integer (zero-points must be, to be stored as ints).
+bool all_integral(const at::Tensor& values);
+// True when every element of `values` is zero (undefined counts as zero).
+bool all_zero(const at::Tensor& values);
+
+// ------------------------------------------------------------------------- model files
+// Files of `model_path` (top level only) whose names end in one of `suffixes` and not in
+// "index.json", sorted by name.
+std::vector<std::string> model_files_to_copy(const std::string& model_path,
+                                             const std::vector<std::string>& suffixes);
+// Removes "quantization_config" from the top level and from "text_config"; returns whether
+// anything was removed.
+bool remove_quantization_config(nlohmann::ordered_json& config);
+// Copies `source` to `destination` byte for byte and gives it mode `mode`.
+void copy_file_with_mode(const std::string& source, const std::string& destination, int mode);
+// Writes `contents` to `path` with mode `mode`.
+void write_file_with_mode(const std::string& path, const std::string& contents, int mode);
+
+// config.json's "dtype" / "torch_dtype" as an ATen type, nullopt when absent or unknown.
+std::optional<at::ScalarType> config_torch_dtype(const nlohmann::json& config);
+// "bfloat16" / "float16" / "float32" names.
+std::optional<at::ScalarType> parse_torch_dtype_name(const std::string& name);
+
+}  // namespace slim::exporter::detail
