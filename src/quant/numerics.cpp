@@ -1,0 +1,563 @@
+// Quantization arithmetic (spec msmodelslim-v1.md §4, §7.6; docs/quantization.md).
+#include "slim/quant/numerics.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <array>
+#include <atomic>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "slim/core/error.h"
+#include "slim/quant/observer.h"
+
+namespace slim::quant {
+namespace {
+
+std::string shape_of(const at::Tensor& tensor) {
+  if (!tensor.defined()) return "undefined";
+  std::string out = "[";
+  for (int64_t d = 0; d < tensor.dim(); ++d) {
+    if (d > 0) out += ", ";
+    out += std::to_string(tensor.size(d));
+  }
+  return out + "]";
+}
+
+bool is_integer(QDtype dtype) {
+  return dtype == QDtype::Int8 || dtype == QDtype::Int4;
+}
+bool is_mx(QDtype dtype) {
+  return dtype == QDtype::MxFp8 || dtype == QDtype::MxFp4;
+}
+
+void check_finite(const std::string& name, const at::Tensor& x) {
+  SLIM_CHECK(at::isfinite(x).all().item<bool>(), "tensor ", quote(name), " contains NaN or Inf");
+}
+
+void check_floating(const std::string& name, const at::Tensor& x) {
+  SLIM_CHECK(x.defined(), "tensor ", quote(name), " is missing");
+  SLIM_CHECK(at::isFloatingType(x.scalar_type()), "tensor ", quote(name),
+             " must be floating point, found ", c10::toString(x.scalar_type()));
+}
+
+// Powers of two 2^k as fp32 for an integer tensor k (exact for k in [-149, 127]).
+at::Tensor pow2(const at::Tensor& k) {
+  return at::exp2(k.to(at::kFloat));
+}
+
+// floor(log2(|x|)) of nonzero finite values, exactly (frexp: x = m·2^ex, m in [0.5, 1)).
+at::Tensor floor_log2(const at::Tensor& x) {
+  return std::get<1>(at::frexp(x)) - 1;
+}
+
+// Per-group quantization views the last dim as [..., I / g, g] and the parameters as
+// [..., I / g, 1]; other scopes broadcast as they are.
+struct Grouped {
+  at::Tensor x;
+  at::Tensor scale;
+  at::Tensor offset;
+};
+
+Grouped group_view(const std::string& name, const at::Tensor& x, const QParams& params) {
+  SLIM_CHECK(params.scale.defined() && params.offset.defined(), "tensor ", quote(name),
+             ": quantization parameters are missing");
+  if (params.scheme.scope != QScope::PerGroup) {
+    try {
+      at::infer_size(x.sizes(), params.scale.sizes());
+      at::infer_size(x.sizes(), params.offset.sizes());
+    } catch (const std::exception&) {
+      SLIM_FAIL("tensor ", quote(name), " of shape ", shape_of(x), ": ",
+                qscope_name(params.scheme.scope), " parameters of shape ", shape_of(params.scale),
+                " do not broadcast against it");
+    }
+    return {x, params.scale, params.offset};
+  }
+  const int64_t g = params.scheme.group_size;
+  SLIM_CHECK(x.dim() >= 1, "tensor ", quote(name), " needs a last dim to group");
+  const int64_t in = x.size(-1);
+  SLIM_CHECK(g > 0 && in % g == 0, "tensor ", quote(name), ": group size ", g,
+             " does not divide the input dim ", in, " (shape ", shape_of(x), ")");
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
+  std::vector<int64_t> param_shape = shape;
+  param_shape.push_back(in / g);
+  SLIM_CHECK(params.scale.sizes() == at::IntArrayRef(param_shape) &&
+                 params.offset.sizes() == params.scale.sizes(),
+             "tensor ", quote(name), " of shape ", shape_of(x), " with group size ", g,
+             ": per-group parameters must have shape ", shape_of(at::empty(param_shape)),
+             ", found scale ", shape_of(params.scale), " and offset ", shape_of(params.offset));
+  shape.push_back(in / g);
+  shape.push_back(g);
+  return {x.reshape(shape), params.scale.unsqueeze(-1), params.offset.unsqueeze(-1)};
+}
+
+// quantize() without the NaN/Inf pass (for callers whose statistics already checked it).
+at::Tensor quantize_unchecked(const std::string& name, const at::Tensor& x, const QParams& params) {
+  const QDtype dtype = params.scheme.dtype;
+  SLIM_CHECK(is_integer(dtype) || dtype == QDtype::Fp8E4M3, "tensor ", quote(name),
+             ": quantize() handles int8, int4 and fp8_e4m3, not ", qdtype_name(dtype));
+  const Grouped g = group_view(name, x, params);
+  at::Tensor q;
+  if (is_integer(dtype)) {
+    q = at::round(g.x.div(g.scale).add(g.offset))
+            .clamp(static_cast<double>(qmin(dtype)), static_cast<double>(qmax(dtype)))
+            .to(at::kChar);
+  } else {
+    q = round_to_e4m3(g.x.div(g.scale).clamp(-kE4M3Max, kE4M3Max).to(at::kFloat));
+  }
+  return q.reshape(x.sizes());
+}
+
+// E4M3FN byte of an fp32 value on the grid; -1 when the value is not on the grid.
+int e4m3_byte(float v) {
+  const int sign = std::signbit(v) ? 0x80 : 0;
+  const float a = std::fabs(v);
+  if (a == 0.0f) return sign;
+  if (!(a <= 448.0f)) return -1;
+  if (a < 0x1p-6f) {
+    const float mant = a * 512.0f;  // subnormal: a = mant · 2^-9
+    if (mant != std::floor(mant)) return -1;
+    return sign | static_cast<int>(mant);
+  }
+  int ex = 0;
+  std::frexp(a, &ex);
+  const int e = ex - 1;                            // a in [2^e, 2^(e+1)), e in [-6, 8]
+  const float mant = std::ldexp(a, 3 - e) - 8.0f;  // 0..7 on the grid
+  if (mant != std::floor(mant)) return -1;
+  return sign | ((e + 7) << 3) | static_cast<int>(mant);
+}
+
+std::array<float, 256> make_e4m3_table() {
+  std::array<float, 256> table{};
+  for (int b = 0; b < 256; ++b) {
+    const int exponent = (b >> 3) & 0xF;
+    const int mant = b & 7;
+    float a;
+    if (exponent == 15 && mant == 7) {
+      a = std::numeric_limits<float>::quiet_NaN();
+    } else if (exponent == 0) {
+      a = std::ldexp(static_cast<float>(mant), -9);
+    } else {
+      a = std::ldexp(static_cast<float>(8 + mant), exponent - 7 - 3);
+    }
+    table[b] = (b & 0x80) ? -a : a;
+  }
+  return table;
+}
+
+constexpr std::array<float, 8> kE2M1Magnitudes = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+
+}  // namespace
+
+int64_t qmin(QDtype dtype) {
+  SLIM_CHECK(is_integer(dtype), "qmin: ", qdtype_name(dtype), " is not an integer dtype");
+  return dtype == QDtype::Int8 ? -128 : -8;
+}
+
+int64_t qmax(QDtype dtype) {
+  SLIM_CHECK(is_integer(dtype), "qmax: ", qdtype_name(dtype), " is not an integer dtype");
+  return dtype == QDtype::Int8 ? 127 : 7;
+}
+
+QParams calculate_qparam(const std::string& name, const at::Tensor& min, const at::Tensor& max,
+                         const QScheme& scheme) {
+  SLIM_CHECK(is_integer(scheme.dtype) || scheme.dtype == QDtype::Fp8E4M3, "tensor ", quote(name),
+             ": calculate_qparam handles int8, int4 and fp8_e4m3, not ", qdtype_name(scheme.dtype),
+             " (MX formats use mx_quantize)");
+  check_floating(name + " (min)", min);
+  check_floating(name + " (max)", max);
+  SLIM_CHECK(min.sizes() == max.sizes() && min.scalar_type() == max.scalar_type(), "tensor ",
+             quote(name), ": min ", shape_of(min), " ", c10::toString(min.scalar_type()),
+             " and max ", shape_of(max), " ", c10::toString(max.scalar_type()), " differ");
+  SLIM_CHECK(at::isfinite(min).all().item<bool>() && at::isfinite(max).all().item<bool>(),
+             "tensor ", quote(name), " contains NaN or Inf (its statistics are not finite)");
+  if (scheme.scope == QScope::PerGroup) {
+    SLIM_CHECK(scheme.group_size > 0, "tensor ", quote(name),
+               ": per_group needs a positive group_size, found ", scheme.group_size);
+  }
+
+  const at::Tensor lo = at::clamp_max(min, 0);  // min' = min(min, 0)
+  const at::Tensor hi = at::clamp_min(max, 0);  // max' = max(max, 0)
+  QParams params;
+  params.scheme = scheme;
+  if (scheme.dtype == QDtype::Fp8E4M3) {
+    params.scale = at::maximum(lo.neg(), hi).clamp_min(1e-12).div(kE4M3Max);
+    params.offset = at::zeros_like(params.scale);
+    return params;
+  }
+  const double eps = static_cast<double>(FLT_EPSILON);
+  if (scheme.symmetric) {
+    params.scale =
+        at::maximum(lo.neg(), hi).div(static_cast<double>(qmax(scheme.dtype))).clamp_min(eps);
+    params.offset = at::zeros_like(params.scale);
+  } else {
+    const double bound = scheme.dtype == QDtype::Int8 ? 255.0 : 15.0;
+    params.scale = hi.div(bound).sub(lo.div(bound)).clamp_min(eps);
+    params.offset =
+        at::round(lo.neg().div(params.scale)).add(static_cast<double>(qmin(scheme.dtype)));
+  }
+  return params;
+}
+
+at::Tensor quantize(const std::string& name, const at::Tensor& x, const QParams& params) {
+  check_floating(name, x);
+  check_finite(name, x);
+  return quantize_unchecked(name, x, params);
+}
+
+at::Tensor dequantize(const at::Tensor& codes, const QParams& params) {
+  const Grouped g = group_view("codes", codes, params);
+  const at::ScalarType dtype = params.scale.scalar_type();
+  at::Tensor out;
+  if (is_integer(params.scheme.dtype)) {
+    out = g.x.to(dtype).sub(g.offset).mul(g.scale);
+  } else {
+    SLIM_CHECK(params.scheme.dtype == QDtype::Fp8E4M3, "dequantize() handles int8, int4 and ",
+               "fp8_e4m3, not ", qdtype_name(params.scheme.dtype));
+    out = g.x.to(dtype).mul(g.scale);
+  }
+  return out.reshape(codes.sizes());
+}
+
+at::Tensor fake_quantize(const std::string& name, const at::Tensor& x, const QParams& params) {
+  return dequantize(quantize(name, x, params), params).to(x.scalar_type());
+}
+
+// ------------------------------------------------------------------ E4M3
+
+at::Tensor round_to_e4m3(const at::Tensor& x) {
+  const at::Tensor v = x.to(at::kFloat).clamp(-kE4M3Max, kE4M3Max);
+  // Quantum 2^(E−3) with E = max(floor(log2|v|), −6): 3 mantissa bits, subnormals below 2^-6.
+  const at::Tensor shift = at::clamp_min(floor_log2(v.abs()), -6) - 3;
+  return at::round(v.mul(pow2(shift.neg()))).mul(pow2(shift));
+}
+
+at::Tensor e4m3_to_bytes(const std::string& name, const at::Tensor& values) {
+  SLIM_CHECK(values.defined() && values.scalar_type() == at::kFloat, "tensor ", quote(name),
+             ": E4M3 values must be fp32");
+  const at::Tensor in = values.contiguous();
+  at::Tensor out = at::empty(in.sizes(), at::kByte);
+  const float* src = in.data_ptr<float>();
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  std::atomic<int64_t> bad{-1};
+  at::parallel_for(0, in.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int b = e4m3_byte(src[i]);
+      if (b < 0) {
+        int64_t expected = -1;
+        bad.compare_exchange_strong(expected, i);
+        return;
+      }
+      dst[i] = static_cast<uint8_t>(b);
+    }
+  });
+  if (bad.load() >= 0) {
+    SLIM_FAIL("tensor ", quote(name), ": element ", bad.load(), " = ", src[bad.load()],
+              " is not an E4M3 value (the grid within ±448)");
+  }
+  return out;
+}
+
+at::Tensor e4m3_from_bytes(const at::Tensor& bytes) {
+  static const std::array<float, 256> table = make_e4m3_table();
+  SLIM_CHECK(bytes.defined() && bytes.scalar_type() == at::kByte,
+             "E4M3 bytes must be a uint8 tensor");
+  const at::Tensor lut = at::from_blob(const_cast<float*>(table.data()), {256}, at::kFloat);
+  return lut.index_select(0, bytes.reshape({-1}).to(at::kLong)).reshape(bytes.sizes());
+}
+
+// ------------------------------------------------------------------ MX
+
+at::Tensor mx_shared_exponents(const at::Tensor& block_amax, QDtype dtype) {
+  SLIM_CHECK(is_mx(dtype), "mx_shared_exponents: ", qdtype_name(dtype), " is not an MX dtype");
+  if (dtype == QDtype::MxFp8) {
+    // e = floor(log2(amax + 2^-126·[amax == 0])) − emax(8); e < −127 → −127. (e > 127 would need
+    // amax ≥ 2^136, beyond every finite fp32.)
+    const at::Tensor a = block_amax.to(at::kFloat);
+    const at::Tensor safe = at::where(a == 0, at::full({}, 0x1p-126f, a.options()), a);
+    return at::clamp_min(floor_log2(safe) - 8, -127).to(at::kInt);
+  }
+  // e = floor(log2(amax / (1 − 0.5^3) + 9.6e−7)) − emax(2), clipped to [−129, 125]; evaluated in
+  // fp64 so that floor(log2(·)) is exact for every fp32 amax.
+  const at::Tensor t = block_amax.to(at::kDouble).div(0.875).add(9.6e-7);
+  return at::clamp(floor_log2(t) - 2, -129, 125).to(at::kInt);
+}
+
+at::Tensor mx_block_amax(const std::string& name, const at::Tensor& x) {
+  check_floating(name, x);
+  SLIM_CHECK(x.dim() >= 1 && x.size(-1) > 0, "tensor ", quote(name), " of shape ", shape_of(x),
+             " has no elements along its last dim to form MX blocks");
+  const int64_t n = x.size(-1);
+  const int64_t blocks = (n + kMxBlock - 1) / kMxBlock;
+  at::Tensor a = x.to(at::kFloat).abs();
+  if (blocks * kMxBlock != n) a = at::constant_pad_nd(a, {0, blocks * kMxBlock - n}, 0);
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
+  shape.push_back(blocks);
+  shape.push_back(kMxBlock);
+  const at::Tensor amax = std::get<0>(a.reshape(shape).max(-1));
+  SLIM_CHECK(at::isfinite(amax).all().item<bool>(), "tensor ", quote(name), " contains NaN or Inf");
+  return amax;
+}
+
+MxQuantized mx_quantize(const std::string& name, const at::Tensor& x, QDtype dtype) {
+  SLIM_CHECK(is_mx(dtype), "tensor ", quote(name), ": mx_quantize needs mxfp8 or mxfp4, not ",
+             qdtype_name(dtype));
+  const at::Tensor amax = mx_block_amax(name, x);  // [..., nb]
+  const int64_t n = x.size(-1);
+  const int64_t blocks = amax.size(-1);
+  at::Tensor xf = x.to(at::kFloat);
+  if (blocks * kMxBlock != n) xf = at::constant_pad_nd(xf, {0, blocks * kMxBlock - n}, 0);
+  std::vector<int64_t> block_shape(x.sizes().begin(), x.sizes().end() - 1);
+  block_shape.push_back(blocks);
+  block_shape.push_back(kMxBlock);
+  xf = xf.reshape(block_shape);
+  at::Tensor e = mx_shared_exponents(amax, dtype).unsqueeze(-1);  // [..., nb, 1]
+
+  at::Tensor values;
+  if (dtype == QDtype::MxFp8) {
+    // y = x / 2^e (zeros stay +0); private exponent p = max(floor(log2|y|), −6);
+    // y' = sign·floor(|y|/2^p·2^3 + 0.5)/2^3·2^p; clamp ±448.
+    const at::Tensor y = at::where(xf == 0, at::zeros({}, xf.options()), xf.mul(pow2(e.neg())));
+    const at::Tensor p = at::clamp_min(floor_log2(y.abs()), -6);
+    const at::Tensor a = y.mul(pow2(3 - p));
+    values = at::sign(a).mul(at::floor(a.abs().add(0.5))).mul(pow2(p - 3)).clamp(-448.0, 448.0);
+  } else {
+    // y = |x|/2^e; p = clip(floor(log2(y + 9.6e−7)), 0, 2); m = floor(y/2^p·2 + 0.5);
+    // v = clip(m/2·2^p, −6, 6); zero where e < −127; sign restored.
+    const at::Tensor y = xf.abs().div(pow2(e));
+    const at::Tensor p = at::clamp(floor_log2(y.add(9.6e-7)), 0, 2);
+    const at::Tensor m = at::floor(y.mul(pow2(1 - p)).add(0.5));
+    at::Tensor v = m.mul(pow2(p - 1)).clamp(-6.0, 6.0);
+    v = at::where(e < -127, at::zeros({}, v.options()), v);
+    values = at::sign(xf).mul(v);
+    e = at::clamp_min(e, -127);
+  }
+  values = values.reshape({-1, blocks * kMxBlock});
+  if (blocks * kMxBlock != n) values = values.narrow(1, 0, n);
+  return {values.reshape(x.sizes()).contiguous(), e.squeeze(-1).contiguous()};
+}
+
+at::Tensor mx_dequantize(const at::Tensor& values, const at::Tensor& exponents,
+                         at::ScalarType dtype) {
+  SLIM_CHECK(values.dim() >= 1 && exponents.dim() == values.dim(), "MX values ", shape_of(values),
+             " and exponents ", shape_of(exponents), " must have the same rank");
+  const int64_t n = values.size(-1);
+  const int64_t blocks = (n + kMxBlock - 1) / kMxBlock;
+  SLIM_CHECK(exponents.size(-1) == blocks, "MX values ", shape_of(values), " need ", blocks,
+             " exponents per row, found ", shape_of(exponents));
+  const at::Tensor scale = pow2(exponents).repeat_interleave(kMxBlock, -1).narrow(-1, 0, n);
+  return values.to(at::kFloat).mul(scale).to(dtype);
+}
+
+at::Tensor mx_fake_quantize(const std::string& name, const at::Tensor& x, QDtype dtype) {
+  const MxQuantized q = mx_quantize(name, x, dtype);
+  return mx_dequantize(q.values, q.exponents, x.scalar_type());
+}
+
+// ------------------------------------------------------------------ packing
+
+at::Tensor pack_int4_along_out(const std::string& name, const at::Tensor& codes) {
+  SLIM_CHECK(codes.defined() && codes.scalar_type() == at::kChar && codes.dim() == 2, "tensor ",
+             quote(name), ": int4 codes must be int8 [out, in], found ", shape_of(codes));
+  const int64_t out = codes.size(0);
+  SLIM_CHECK(out % 2 == 0, "tensor ", quote(name),
+             ": int4 packing pairs output channels, so the output dim must be even, found ", out);
+  if (codes.numel() > 0) {
+    const auto [lo, hi] = at::aminmax(codes);
+    SLIM_CHECK(lo.item<int>() >= -8 && hi.item<int>() <= 7, "tensor ", quote(name),
+               ": int4 codes must lie in [-8, 7], found [", lo.item<int>(), ", ", hi.item<int>(),
+               "]");
+  }
+  const at::Tensor pairs = codes.to(at::kInt).reshape({out / 2, 2, codes.size(1)});
+  const at::Tensor even = pairs.select(1, 0).bitwise_and(0x0F);
+  const at::Tensor odd = pairs.select(1, 1).bitwise_and(0x0F);
+  return odd.mul(16).bitwise_or(even).to(at::kByte).view(at::kChar).contiguous();
+}
+
+at::Tensor unpack_int4_along_out(const at::Tensor& packed) {
+  SLIM_CHECK(packed.defined() && packed.scalar_type() == at::kChar && packed.dim() == 2,
+             "packed int4 must be int8 [out/2, in], found ", shape_of(packed));
+  const at::Tensor bytes = packed.view(at::kByte).to(at::kInt);
+  // Sign-extend a nibble n: (n ^ 8) − 8.
+  const at::Tensor even = bytes.bitwise_and(0x0F).bitwise_xor(8).sub(8);
+  const at::Tensor odd = bytes.div(16, "floor").bitwise_xor(8).sub(8);
+  return at::stack({even, odd}, 1).reshape({packed.size(0) * 2, packed.size(1)}).to(at::kChar);
+}
+
+at::Tensor pack_e2m1(const std::string& name, const at::Tensor& values) {
+  SLIM_CHECK(values.defined() && values.scalar_type() == at::kFloat && values.dim() == 2, "tensor ",
+             quote(name), ": E2M1 values must be fp32 [out, in], found ", shape_of(values));
+  const int64_t in = values.size(1);
+  SLIM_CHECK(in % 2 == 0, "tensor ", quote(name),
+             ": E2M1 packing puts two values per byte along the input dim, which must be even, "
+             "found ",
+             in);
+  const at::Tensor a = values.abs();
+  // Index of |v| in {0, .5, 1, 1.5, 2, 3, 4, 6}.
+  at::Tensor index =
+      at::where(a <= 2, a.mul(2), at::where(a == 3, 5.0, at::where(a == 4, 6.0, 7.0)));
+  const at::Tensor decoded =
+      at::tensor(std::vector<float>(kE2M1Magnitudes.begin(), kE2M1Magnitudes.end()))
+          .index_select(0, index.clamp(0, 7).to(at::kLong).reshape({-1}))
+          .reshape(a.sizes());
+  if (!at::equal(decoded, a)) {
+    const at::Tensor bad = (decoded != a).nonzero()[0];
+    const int64_t r = bad[0].item<int64_t>();
+    const int64_t c = bad[1].item<int64_t>();
+    SLIM_FAIL("tensor ", quote(name), ": element [", r, ", ", c, "] = ", values[r][c].item<float>(),
+              " is not an E2M1 value (0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6)");
+  }
+  const at::Tensor codes =
+      index.to(at::kInt).bitwise_or(at::signbit(values).to(at::kInt).mul(8)).reshape({-1, 2});
+  return codes.select(1, 0)
+      .bitwise_or(codes.select(1, 1).mul(16))
+      .to(at::kByte)
+      .reshape({values.size(0), in / 2})
+      .contiguous();
+}
+
+at::Tensor unpack_e2m1(const at::Tensor& packed) {
+  SLIM_CHECK(packed.defined() && packed.scalar_type() == at::kByte && packed.dim() == 2,
+             "packed E2M1 must be uint8 [out, in/2], found ", shape_of(packed));
+  std::vector<float> table(16);
+  for (int c = 0; c < 16; ++c)
+    table[c] = (c & 8 ? -1.0f : 1.0f) * kE2M1Magnitudes[c & 7];
+  const at::Tensor lut = at::tensor(table);
+  const at::Tensor bytes = packed.to(at::kLong);
+  const at::Tensor codes = at::stack({bytes.bitwise_and(0x0F), bytes.div(16, "floor")}, -1);
+  return lut.index_select(0, codes.reshape({-1})).reshape({packed.size(0), packed.size(1) * 2});
+}
+
+// ------------------------------------------------------------------ deployed linears
+
+namespace {
+
+QParams weight_qparams(const std::string& tensor, const at::Tensor& weight, const QScheme& scheme) {
+  const MinMax mm = scheme.scope == QScope::PerGroup
+                        ? weight_minmax_per_group(tensor, weight, scheme.group_size)
+                        : weight_minmax_per_channel(tensor, weight);
+  return calculate_qparam(tensor, mm.min, mm.max, scheme);
+}
+
+void check_weight(const std::string& tensor, const at::Tensor& weight) {
+  check_floating(tensor, weight);
+  SLIM_CHECK(weight.dim() == 2, "weight ", quote(tensor), " must be 2-D [out, in], found shape ",
+             shape_of(weight));
+  SLIM_CHECK(weight.device().is_cpu(), "weight ", quote(tensor), " must be on the CPU");
+}
+
+}  // namespace
+
+DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
+                             const std::optional<at::Tensor>& bias, const QScheme& act,
+                             const QScheme& weight_scheme, const std::optional<QParams>& act_params,
+                             at::ScalarType model_dtype) {
+  const std::string tensor = name + ".weight";
+  check_weight(tensor, weight);
+  DeployedLinear d;
+  d.name = name;
+  d.tag = select_deployed_tag(act, weight_scheme);
+  d.act = act;
+  d.weight = weight_scheme;
+  d.bias = bias;
+  d.model_dtype = model_dtype;
+
+  const bool static_act = d.tag == DeployedTag::W8A8 || d.tag == DeployedTag::W8A8Mix;
+  if (static_act) {
+    SLIM_CHECK(act_params.has_value(), "linear ", quote(name), " (", tag_name(d.tag),
+               "): static activations need calibrated activation parameters");
+    SLIM_CHECK(act_params->scale.defined() && act_params->scale.numel() == 1 &&
+                   act_params->offset.defined() && act_params->offset.numel() == 1,
+               "linear ", quote(name), " (", tag_name(d.tag),
+               "): activation parameters must be per-tensor (one scale and one offset), found "
+               "scale ",
+               shape_of(act_params->scale), " and offset ", shape_of(act_params->offset));
+    d.input_scale = act_params->scale.to(at::kFloat).reshape({1}).contiguous();
+    d.input_offset = act_params->offset.to(at::kFloat).reshape({1}).contiguous();
+    SLIM_CHECK(std::isfinite(d.input_scale.item<float>()) && d.input_scale.item<float>() > 0 &&
+                   std::isfinite(d.input_offset.item<float>()),
+               "linear ", quote(name), ": activation scale ", d.input_scale.item<float>(),
+               " / offset ", d.input_offset.item<float>(), " must be finite and the scale > 0");
+  } else {
+    SLIM_CHECK(!act_params.has_value(), "linear ", quote(name), " (", tag_name(d.tag),
+               "): activations are ", act.is_float() ? "not quantized" : "quantized dynamically",
+               ", so no activation parameters are stored");
+  }
+
+  switch (weight_scheme.dtype) {
+    case QDtype::Float:
+      check_finite(tensor, weight);
+      d.weight_codes = weight;
+      break;
+    case QDtype::Int8:
+    case QDtype::Int4:
+    case QDtype::Fp8E4M3: {
+      const QParams params = weight_qparams(tensor, weight, weight_scheme);
+      d.weight_codes = quantize_unchecked(tensor, weight, params);
+      d.weight_scale = params.scale.to(at::kFloat).contiguous();
+      d.weight_offset = params.offset.to(at::kFloat).contiguous();
+      break;
+    }
+    case QDtype::MxFp8:
+    case QDtype::MxFp4: {
+      MxQuantized q = mx_quantize(tensor, weight, weight_scheme.dtype);
+      d.weight_codes = std::move(q.values);
+      d.weight_scale = std::move(q.exponents);
+      break;
+    }
+  }
+  return d;
+}
+
+at::Tensor dequantize_weight(const DeployedLinear& linear, std::optional<at::ScalarType> dtype) {
+  const at::ScalarType out = dtype.value_or(linear.model_dtype);
+  SLIM_CHECK(linear.weight_codes.defined(), "linear ", quote(linear.name), ": no weight codes");
+  switch (linear.weight.dtype) {
+    case QDtype::Float:
+      return linear.weight_codes.to(out);
+    case QDtype::Int8:
+    case QDtype::Int4: {
+      at::Tensor scale = linear.weight_scale;
+      at::Tensor offset = linear.weight_offset;
+      if (linear.weight.scope == QScope::PerGroup) {
+        const int64_t g = linear.weight.group_size;
+        scale = scale.repeat_interleave(g, 1);
+        offset = offset.repeat_interleave(g, 1);
+      }
+      // (q − offset)·scale in fp32: exact for bf16/fp16 scales (at most 9 × 11 significant bits),
+      // so one rounding to `out` equals the product computed in that dtype.
+      return linear.weight_codes.to(at::kFloat).sub(offset).mul(scale).to(out);
+    }
+    case QDtype::Fp8E4M3:
+      return linear.weight_codes.to(at::kFloat).mul(linear.weight_scale).to(out);
+    case QDtype::MxFp8:
+    case QDtype::MxFp4:
+      return mx_dequantize(linear.weight_codes, linear.weight_scale, out);
+  }
+  SLIM_INTERNAL_ASSERT(false, "unknown QDtype");
+}
+
+at::Tensor fake_quantize_weight(const std::string& name, const at::Tensor& weight,
+                                const QScheme& weight_scheme) {
+  check_weight(name, weight);
+  switch (weight_scheme.dtype) {
+    case QDtype::Float:
+      check_finite(name, weight);
+      return weight;
+    case QDtype::Int8:
+    case QDtype::Int4:
+    case QDtype::Fp8E4M3: {
+      const QParams params = weight_qparams(name, weight, weight_scheme);
+      return dequantize(quantize_unchecked(name, weight, params), params).to(weight.scalar_type());
+    }
+    case QDtype::MxFp8:
+    case QDtype::MxFp4:
+      return mx_fake_quantize(name, weight, weight_scheme.dtype);
+  }
+  SLIM_INTERNAL_ASSERT(false, "unknown QDtype");
+}
+
+}  // namespace slim::quant

@@ -1,0 +1,134 @@
+// Min/max observers (spec msmodelslim-v1.md §5.1).
+#include "slim/quant/observer.h"
+
+#include <ATen/ATen.h>
+
+#include <utility>
+
+#include "slim/core/error.h"
+
+namespace slim::quant {
+namespace {
+
+std::string shape_of(const at::Tensor& tensor) {
+  std::string out = "[";
+  for (int64_t d = 0; d < tensor.dim(); ++d) {
+    if (d > 0) out += ", ";
+    out += std::to_string(tensor.size(d));
+  }
+  return out + "]";
+}
+
+void check_floating(const std::string& name, const at::Tensor& x) {
+  SLIM_CHECK(x.defined(), "tensor ", quote(name), " is missing");
+  SLIM_CHECK(at::isFloatingType(x.scalar_type()), "tensor ", quote(name),
+             " must be floating point to be observed, found ", c10::toString(x.scalar_type()));
+  SLIM_CHECK(x.numel() > 0, "tensor ", quote(name), " is empty (shape ", shape_of(x), ")");
+}
+
+// NaN propagates through amin/amax and Inf shows as an infinite extreme: checking the statistics
+// catches every non-finite element without another pass over the tensor.
+MinMax checked(const std::string& name, at::Tensor min, at::Tensor max) {
+  const bool finite = at::isfinite(min).all().item<bool>() && at::isfinite(max).all().item<bool>();
+  SLIM_CHECK(finite, "tensor ", quote(name), " contains NaN or Inf");
+  return {std::move(min), std::move(max)};
+}
+
+void check_weight(const std::string& name, const at::Tensor& weight) {
+  check_floating(name, weight);
+  SLIM_CHECK(weight.dim() == 2, "weight ", quote(name), " must be 2-D [out, in], found shape ",
+             shape_of(weight));
+}
+
+}  // namespace
+
+MinMax weight_minmax_per_channel(const std::string& name, const at::Tensor& weight) {
+  check_weight(name, weight);
+  return checked(name, at::amin(weight, {1}, true), at::amax(weight, {1}, true));
+}
+
+MinMax weight_minmax_per_group(const std::string& name, const at::Tensor& weight,
+                               int64_t group_size) {
+  check_weight(name, weight);
+  const int64_t in = weight.size(1);
+  SLIM_CHECK(group_size > 0 && in % group_size == 0, "weight ", quote(name), ": group size ",
+             group_size, " does not divide the input dim ", in, " (shape ", shape_of(weight), ")");
+  const at::Tensor grouped = weight.reshape({weight.size(0), in / group_size, group_size});
+  return checked(name, at::amin(grouped, {2}), at::amax(grouped, {2}));
+}
+
+MinMax minmax_per_tensor(const std::string& name, const at::Tensor& x) {
+  check_floating(name, x);
+  return checked(name, x.min().reshape({1}), x.max().reshape({1}));
+}
+
+MinMax act_minmax_per_token(const std::string& name, const at::Tensor& x) {
+  check_floating(name, x);
+  SLIM_CHECK(x.dim() >= 1, "activation ", quote(name), " must have a channel dim");
+  return checked(name, at::amin(x, {-1}, true), at::amax(x, {-1}, true));
+}
+
+MinMax act_minmax_per_channel(const std::string& name, const at::Tensor& x) {
+  check_floating(name, x);
+  SLIM_CHECK(x.dim() >= 1, "activation ", quote(name), " must have a channel dim");
+  const at::Tensor rows = x.reshape({-1, x.size(-1)});
+  return checked(name, at::amin(rows, {0}), at::amax(rows, {0}));
+}
+
+MinMax act_minmax_per_head(const std::string& name, const at::Tensor& x) {
+  check_floating(name, x);
+  SLIM_CHECK(x.dim() == 4, "activation ", quote(name),
+             " must be [batch, heads, seq, head_dim] for per-head statistics, found shape ",
+             shape_of(x));
+  return checked(name, at::amin(x, {0, 2, 3}).reshape({-1, 1, 1}),
+                 at::amax(x, {0, 2, 3}).reshape({-1, 1, 1}));
+}
+
+void ActPerTensorMinMaxObserver::update(const at::Tensor& x) {
+  const MinMax now = minmax_per_tensor(name_, x);
+  if (aggregation_ == Aggregation::Max) {
+    if (count_ == 0) {
+      min_ = now.min;
+      max_ = now.max;
+    } else {
+      SLIM_CHECK(x.scalar_type() == dtype_, "activation ", quote(name_), ": observed ",
+                 c10::toString(dtype_), " before, now ", c10::toString(x.scalar_type()));
+      min_ = at::minimum(min_, now.min);
+      max_ = at::maximum(max_, now.max);
+    }
+  } else {
+    if (count_ == 0) {
+      min_ = now.min.to(at::kDouble);
+      max_ = now.max.to(at::kDouble);
+    } else {
+      SLIM_CHECK(x.scalar_type() == dtype_, "activation ", quote(name_), ": observed ",
+                 c10::toString(dtype_), " before, now ", c10::toString(x.scalar_type()));
+      min_ = min_ + now.min.to(at::kDouble);
+      max_ = max_ + now.max.to(at::kDouble);
+    }
+  }
+  dtype_ = x.scalar_type();
+  ++count_;
+}
+
+MinMax ActPerTensorMinMaxObserver::get() const {
+  SLIM_CHECK(count_ > 0, "activation observer ", quote(name_),
+             " has seen no data (was the module never run during calibration?)");
+  if (aggregation_ == Aggregation::Max) return {min_, max_};
+  const double n = static_cast<double>(count_);
+  return {(min_ / n).to(dtype_), (max_ / n).to(dtype_)};
+}
+
+void ActPerTensorMinMaxObserver::reset() {
+  count_ = 0;
+  min_ = at::Tensor();
+  max_ = at::Tensor();
+}
+
+ActPerTensorMinMaxObserver::Aggregation parse_aggregation(const std::string& text) {
+  if (text == "max") return ActPerTensorMinMaxObserver::Aggregation::Max;
+  if (text == "mean") return ActPerTensorMinMaxObserver::Aggregation::Mean;
+  SLIM_FAIL("unknown aggregation_type ", quote(text), "; valid: max, mean");
+}
+
+}  // namespace slim::quant
