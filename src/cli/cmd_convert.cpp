@@ -2,6 +2,9 @@
 //
 //   --format hf    GGUF file -> Hugging Face directory (slim/export/gguf_import.h)
 //   --format gguf  Hugging Face directory -> GGUF file (the HF -> GGUF export; see gguf_export.h)
+//   --format ascendv1 | compressed-tensors --scheme S
+//                  Hugging Face directory -> data-free quantized directory
+//                  (slim/pipeline/data_free_convert.h)
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -9,6 +12,7 @@
 #include "cli/parse_size.h"
 #include "slim/core/error.h"
 #include "slim/export/gguf_import.h"
+#include "slim/pipeline/data_free_convert.h"
 
 namespace slim::cli {
 
@@ -23,7 +27,37 @@ struct ConvertCli {
   bool overwrite = false;
   bool vocab_only = false;
   ConvertGgufFlags gguf;  // --format gguf (cmd_convert_gguf.cpp)
+  // --format ascendv1 | compressed-tensors
+  std::string scheme;
+  int64_t group_size = 0;
+  bool asym = false;
+  std::vector<std::string> exclude;
+  std::string part_file_size = "4GB";
 };
+
+int convert_quantized(const ConvertCli& options) {
+  SLIM_CHECK(!options.scheme.empty(), "--format ", options.format,
+             " needs --scheme (w8a16, w4a16, wfp8, mxfp8 or mxfp4)");
+  pipeline::DataFreeConvertOptions convert;
+  convert.model_path = options.model_path;
+  convert.save_path = options.save_path;
+  convert.format = options.format;
+  convert.scheme = options.scheme;
+  convert.group_size = options.group_size;
+  convert.asym = options.asym;
+  convert.exclude = options.exclude;
+  convert.overwrite = options.overwrite;
+  convert.shard_bytes = parse_size(options.part_file_size, "--part_file_size");
+  const auto summary = pipeline::data_free_convert(convert);
+  std::string files;
+  for (const auto& file : summary.files)
+    files += (files.empty() ? "" : " ") + file;
+  std::printf("%s: %lld linears as %s, %lld tensors unchanged, %.2f GB read: %s\n",
+              options.save_path.c_str(), static_cast<long long>(summary.quantized_linears),
+              summary.tag.c_str(), static_cast<long long>(summary.float_tensors),
+              static_cast<double>(summary.input_bytes) / 1e9, files.c_str());
+  return kExitOk;
+}
 
 c10::ScalarType parse_hf_outtype(const std::string& name) {
   if (name.empty() || name == "bf16" || name == "bfloat16") return c10::kBFloat16;
@@ -64,7 +98,26 @@ CommandRunner add_convert_command(CLI::App& app) {
       ->add_option("--save_path,--save-path", options->save_path,
                    "output: a .gguf file (--format gguf) or a directory (--format hf)")
       ->required();
-  command->add_option("--format", options->format, "output format: gguf or hf")->required();
+  command
+      ->add_option("--format", options->format,
+                   "output format: gguf, hf, ascendv1 (msModelSlim) or compressed-tensors (vLLM)")
+      ->required();
+  command->add_option("--scheme", options->scheme,
+                      "ascendv1/compressed-tensors: w8a16, w4a16, wfp8, mxfp8 or mxfp4 (data-free "
+                      "min/max quantization of every decoder-layer linear)");
+  command->add_option("--group_size,--group-size", options->group_size,
+                      "w8a16/w4a16: weights per group along the input (default: per channel for "
+                      "w8a16, 128 for w4a16)");
+  command->add_flag("--asym", options->asym, "w8a16/w4a16: asymmetric weights");
+  command
+      ->add_option("--exclude", options->exclude,
+                   "module patterns to leave in float (e.g. '*down_proj' "
+                   "'model.layers.{0,1}.*'); repeatable")
+      ->take_all();
+  command
+      ->add_option("--part_file_size,--part-file-size", options->part_file_size,
+                   "ascendv1/compressed-tensors: largest weights shard (0: one file)")
+      ->capture_default_str();
   command->add_option("--outtype", options->outtype,
                       "gguf: auto (default), f32, f16 or bf16; hf: bf16 (default), f16 or f32");
   command
@@ -80,7 +133,10 @@ CommandRunner add_convert_command(CLI::App& app) {
     if (options->format == "gguf")
       return convert_to_gguf(options->model_path, options->save_path, options->outtype,
                              options->overwrite, options->gguf);
-    SLIM_FAIL("--format: expected gguf or hf, found ", quote(options->format));
+    if (options->format == "ascendv1" || options->format == "compressed-tensors")
+      return convert_quantized(*options);
+    SLIM_FAIL("--format: expected gguf, hf, ascendv1 or compressed-tensors, found ",
+              quote(options->format));
   };
 }
 

@@ -1,0 +1,184 @@
+#include "slim/pipeline/data_free_convert.h"
+
+#include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "slim/core/error.h"
+#include "slim/core/name_match.h"
+#include "slim/core/progress.h"
+#include "slim/export/ascendv1.h"
+#include "slim/export/compressed_tensors.h"
+#include "slim/io/model_config.h"
+#include "slim/io/safetensors.h"
+#include "slim/model/tensor_layout.h"
+#include "slim/quant/numerics.h"
+#include "slim/quant/scheme.h"
+
+namespace slim::pipeline {
+
+namespace {
+
+using quant::QDtype;
+using quant::QScheme;
+using quant::QScope;
+
+struct SchemePair {
+  QScheme act;
+  QScheme weight;
+};
+
+SchemePair scheme_pair(const DataFreeConvertOptions& options) {
+  const std::string& name = options.scheme;
+  SchemePair pair;  // act defaults to float per_tensor: weight-only
+  if (name == "w8a16" || name == "w4a16") {
+    const bool int4 = name == "w4a16";
+    pair.weight.dtype = int4 ? QDtype::Int4 : QDtype::Int8;
+    pair.weight.symmetric = !options.asym;
+    const int64_t group = options.group_size > 0 ? options.group_size : (int4 ? 128 : 0);
+    pair.weight.scope = group > 0 ? QScope::PerGroup : QScope::PerChannel;
+    pair.weight.group_size = group;
+    return pair;
+  }
+  SLIM_CHECK(!options.asym && options.group_size == 0, "--scheme ", name,
+             ": --asym and --group_size apply to w8a16 and w4a16 only");
+  if (name == "wfp8") {
+    pair.weight = {QDtype::Fp8E4M3, QScope::PerChannel, true, 0};
+    pair.act = {QDtype::Fp8E4M3, QScope::PerToken, true, 0};
+  } else if (name == "mxfp8" || name == "mxfp4") {
+    const QDtype dtype = name == "mxfp8" ? QDtype::MxFp8 : QDtype::MxFp4;
+    pair.weight = {dtype, QScope::PerBlock, true, 32};
+    pair.act = {dtype, QScope::PerBlock, true, 32};
+  } else {
+    SLIM_FAIL("--scheme: expected w8a16, w4a16, wfp8, mxfp8 or mxfp4, found ", quote(name));
+  }
+  return pair;
+}
+
+at::ScalarType model_dtype_of(const io::ModelConfig& config) {
+  const std::string dtype = config.raw.value("torch_dtype", config.raw.value("dtype", ""));
+  if (dtype == "float16") return at::kHalf;
+  if (dtype == "float32") return at::kFloat;
+  return at::kBFloat16;
+}
+
+// One saver interface over the two formats.
+struct Output {
+  std::function<void(const quant::DeployedLinear&)> add_linear;
+  std::function<void(const std::string&, const at::Tensor&)> add_float;
+  std::function<std::vector<std::string>()> finish;
+};
+
+}  // namespace
+
+DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) {
+  const SchemePair pair = scheme_pair(options);
+  SLIM_CHECK(options.format == "ascendv1" || options.format == "compressed-tensors",
+             "--format: expected ascendv1 or compressed-tensors, found ", quote(options.format));
+  SLIM_CHECK(options.format == "ascendv1" || pair.weight.dtype == QDtype::Int8 ||
+                 pair.weight.dtype == QDtype::Int4 || pair.weight.dtype == QDtype::Fp8E4M3,
+             "--format compressed-tensors: Slim writes w8a16, w4a16 and wfp8 there; --scheme ",
+             options.scheme, " needs --format ascendv1");
+  const io::ModelConfig config = io::load_model_config(options.model_path);
+  const at::ScalarType model_dtype = model_dtype_of(config);
+  const auto checkpoint = io::SafetensorsCheckpoint::open(options.model_path);
+  // Fails now, naming the valid pairs, rather than after the first layer.
+  const quant::DeployedTag tag = quant::select_deployed_tag(pair.act, pair.weight);
+  for (const auto& pattern : options.exclude)
+    expand_braces(pattern);  // syntax errors first
+
+  std::unique_ptr<exporter::AscendV1Saver> ascend;
+  std::unique_ptr<exporter::CompressedTensorsSaver> compressed;
+  Output output;
+  if (options.format == "ascendv1") {
+    exporter::AscendV1SaveOptions save;
+    save.save_path = options.save_path;
+    save.overwrite = options.overwrite;
+    save.part_file_bytes = options.shard_bytes;
+    save.model_path = options.model_path;
+    ascend = std::make_unique<exporter::AscendV1Saver>(save);
+    output = {[&](const quant::DeployedLinear& l) { ascend->add_linear(l); },
+              [&](const std::string& n, const at::Tensor& t) { ascend->add_float(n, t); },
+              [&] { return ascend->finish(); }};
+  } else {
+    exporter::CompressedTensorsSaveOptions save;
+    save.save_path = options.save_path;
+    save.overwrite = options.overwrite;
+    save.max_shard_bytes = options.shard_bytes;
+    save.model_path = options.model_path;
+    compressed = std::make_unique<exporter::CompressedTensorsSaver>(save);
+    output = {[&](const quant::DeployedLinear& l) { compressed->add_linear(l); },
+              [&](const std::string& n, const at::Tensor& t) { compressed->add_float(n, t); },
+              [&] { return compressed->finish(); }};
+  }
+
+  // Decoder layers first, in checkpoint-layout order (msModelSlim's encounter order: blocks, then
+  // the modules outside them), then the global tensors and anything else the checkpoint holds.
+  std::vector<model::ExpectedTensor> order;
+  std::vector<model::ExpectedTensor> globals;
+  for (const auto& expected : model::expected_tensors(config))
+    (expected.layer >= 0 ? order : globals).push_back(expected);
+  order.insert(order.end(), globals.begin(), globals.end());
+  std::set<std::string> covered;
+  for (const auto& expected : order)
+    covered.insert(expected.name);
+
+  DataFreeConvertSummary summary;
+  summary.tag = quant::tag_name(tag);
+  Progress progress("quantize", static_cast<int64_t>(order.size()), "tensors");
+  auto read = [&](const std::string& name) {
+    SLIM_CHECK(checkpoint.contains(name), options.model_path, ": missing tensor ", name);
+    summary.input_bytes += checkpoint.info(name).nbytes();
+    return checkpoint.tensor(name);
+  };
+  for (const auto& expected : order) {
+    if (expected.role == model::TensorRole::Bias && expected.layer >= 0) {
+      progress.advance();
+      continue;  // written with its linear
+    }
+    const bool linear_weight = expected.role == model::TensorRole::Linear && expected.layer >= 0;
+    const std::string module = expected.name.substr(0, expected.name.size() - 7);  // ".weight"
+    if (!linear_weight || name_matches_any(module, options.exclude)) {
+      output.add_float(expected.name, read(expected.name));
+      ++summary.float_tensors;
+      if (linear_weight && checkpoint.contains(module + ".bias")) {
+        output.add_float(module + ".bias", read(module + ".bias"));
+        ++summary.float_tensors;
+      }
+      progress.advance();
+      continue;
+    }
+    std::optional<at::Tensor> bias;
+    if (checkpoint.contains(module + ".bias")) bias = read(module + ".bias");
+    const at::Tensor weight = read(expected.name);
+    output.add_linear(quant::deploy_linear(module, weight, bias, pair.act, pair.weight,
+                                           std::nullopt, model_dtype));
+    ++summary.quantized_linears;
+    progress.advance();
+  }
+  // msModelSlim's saver clones tied weights so that both keys exist; compressed-tensors
+  // directories stay tied, as Hugging Face writes them.
+  if (options.format == "ascendv1" && config.tie_word_embeddings &&
+      !checkpoint.contains("lm_head.weight")) {
+    output.add_float("lm_head.weight", checkpoint.tensor("model.embed_tokens.weight"));
+    ++summary.float_tensors;
+  }
+  for (const auto& name : checkpoint.names()) {
+    if (covered.count(name) || (name.size() > 5 && name.rfind(".bias") == name.size() - 5 &&
+                                covered.count(name.substr(0, name.size() - 5) + ".weight"))) {
+      continue;
+    }
+    spdlog::info("{}: not read by the {} architecture; copied unchanged", name,
+                 config.architecture);
+    output.add_float(name, read(name));
+    ++summary.float_tensors;
+  }
+  progress.finish();
+  summary.files = output.finish();
+  return summary;
+}
+
+}  // namespace slim::pipeline
