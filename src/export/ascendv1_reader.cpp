@@ -9,6 +9,7 @@
 #include "slim/core/files.h"
 #include "slim/export/ascendv1.h"
 #include "slim/io/safetensors.h"
+#include "slim/quant/numerics.h"
 
 namespace slim::exporter {
 
@@ -271,12 +272,12 @@ DeployedLinear AscendV1Reader::linear(const std::string& module) const {
       break;
     case DeployedTag::W4A16:
       expect_dtype("weight", io::Dtype::I8);
-      fill_int_weight(QDtype::Int4, detail::unpack_int4_pairs_along_rows(read("weight")));
+      fill_int_weight(QDtype::Int4, quant::unpack_int4_along_out(read("weight")));
       linear.act = float_scheme();
       break;
     case DeployedTag::W4A8Dynamic:
       expect_dtype("weight", io::Dtype::I8);
-      fill_int_weight(QDtype::Int4, detail::unpack_int4_pairs_along_rows(read("weight")));
+      fill_int_weight(QDtype::Int4, quant::unpack_int4_along_out(read("weight")));
       linear.act = scheme(QDtype::Int8, QScope::PerToken);
       break;
     case DeployedTag::W4A4Dynamic:
@@ -287,7 +288,7 @@ DeployedLinear AscendV1Reader::linear(const std::string& module) const {
     case DeployedTag::WFp8AFp8Dynamic:
       expect_dtype("weight", io::Dtype::F8_E4M3);
       expect_dtype("weight_scale", io::Dtype::F32);
-      linear.weight_codes = detail::decode_e4m3(read("weight"));
+      linear.weight_codes = quant::e4m3_from_bytes(read("weight"));
       linear.weight_scale = read("weight_scale").clone();
       linear.weight_offset = at::zeros_like(linear.weight_scale);
       linear.act = scheme(QDtype::Fp8E4M3, QScope::PerToken);
@@ -301,10 +302,10 @@ DeployedLinear AscendV1Reader::linear(const std::string& module) const {
       const bool fp8_weight = deployed == DeployedTag::W8A8MxFp8;
       if (fp8_weight) {
         expect_dtype("weight", io::Dtype::F8_E4M3);
-        linear.weight_codes = detail::decode_e4m3(read("weight"));
+        linear.weight_codes = quant::e4m3_from_bytes(read("weight"));
       } else {
         expect_dtype("weight", io::Dtype::U8);
-        linear.weight_codes = detail::unpack_e2m1(read("weight"));
+        linear.weight_codes = quant::unpack_e2m1(read("weight"));
       }
       const QDtype act = deployed == DeployedTag::W4A4MxFp4 ? QDtype::MxFp4 : QDtype::MxFp8;
       linear.act = scheme(act, QScope::PerBlock, true, 32);

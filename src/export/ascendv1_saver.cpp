@@ -10,6 +10,7 @@
 #include "slim/core/files.h"
 #include "slim/export/ascendv1.h"
 #include "slim/io/safetensors.h"
+#include "slim/quant/numerics.h"
 
 namespace slim::exporter {
 
@@ -73,8 +74,9 @@ std::pair<at::Tensor, at::Tensor> deq_scale_and_quant_bias(const DeployedLinear&
   const at::Tensor magnitude = quant_bias.abs();
   if (!quant_bias.isfinite().all().item<bool>() || magnitude.max().item<double>() > limit) {
     SLIM_FAIL("deployed linear ", quote(linear.name), " (", tag_name(linear.tag),
-              "): quant_bias = round(bias / deq_scale - z_x * sum(q_w)) does not fit int32 "
-              "(deq_scale too small for the bias?)");
+              "): quant_bias = round(bias / deq_scale - z_x * sum(q_w)) is not finite or does "
+              "not fit int32; deq_scale = s_x * s_w in the model dtype (",
+              c10::toString(model), ") reaches ", deq_scale.abs().min().item<double>());
   }
   return {deq_scale.to(at::kFloat).contiguous(), quant_bias.to(at::kInt).contiguous()};
 }
@@ -120,7 +122,7 @@ void require_zero_offsets(const DeployedLinear& linear, const char* why) {
 std::vector<AscendV1Tensor> ascendv1_tensors(const DeployedLinear& linear) {
   linear.validate();
   TensorList out(linear);
-  const std::string where = str("deployed linear ", quote(linear.name), " weight_codes");
+  const std::string where = linear.name + ".weight";
   const auto add_bias = [&](const char* tag) {
     if (linear.bias) out.add_tagged("bias", fp32(*linear.bias), tag);
   };
@@ -173,14 +175,14 @@ std::vector<AscendV1Tensor> ascendv1_tensors(const DeployedLinear& linear) {
                  " (W4A16): int4 pairs are packed along the output dim, which must be even; "
                  "found ",
                  linear.out_features());
-      out.add("weight", detail::pack_int4_pairs_along_rows(linear.weight_codes));
+      out.add("weight", quant::pack_int4_along_out(where, linear.weight_codes));
       out.add("weight_scale", fp32(linear.weight_scale));
       out.add("weight_offset", fp32(linear.weight_offset));
       add_bias("FLOAT");
       break;
     case DeployedTag::W4A8Dynamic: {
       const at::Tensor scale_bias = w4a8_scale_bias(linear);
-      out.add("weight", detail::pack_int4_pairs_along_rows(linear.weight_codes));
+      out.add("weight", quant::pack_int4_along_out(where, linear.weight_codes));
       out.add("weight_scale", fp32(linear.weight_scale));
       out.add("weight_offset", at::zeros_like(fp32(linear.weight_scale)));
       out.add("scale_bias", fp32(scale_bias));
@@ -188,19 +190,19 @@ std::vector<AscendV1Tensor> ascendv1_tensors(const DeployedLinear& linear) {
       break;
     }
     case DeployedTag::WFp8AFp8Dynamic:
-      out.add_f8("weight", detail::encode_e4m3(linear.weight_codes, where));
+      out.add_f8("weight", quant::e4m3_to_bytes(where, linear.weight_codes));
       out.add("weight_scale", fp32(linear.weight_scale));
       out.add("weight_offset", at::zeros_like(fp32(linear.weight_scale)));
       add_bias("FLOAT");
       break;
     case DeployedTag::W8A8MxFp8:
-      out.add_f8("weight", detail::encode_e4m3(linear.weight_codes, where));
+      out.add_f8("weight", quant::e4m3_to_bytes(where, linear.weight_codes));
       out.add("weight_scale", mx_scale_bytes(linear));
       add_bias("FLOAT");
       break;
     case DeployedTag::W4A8MxFp:
     case DeployedTag::W4A4MxFp4:
-      out.add("weight", detail::pack_e2m1(linear.weight_codes, where));
+      out.add("weight", quant::pack_e2m1(where, linear.weight_codes));
       out.add("weight_scale", mx_scale_bytes(linear));
       add_bias("FLOAT");
       break;

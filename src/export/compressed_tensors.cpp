@@ -13,6 +13,7 @@
 #include "slim/core/error.h"
 #include "slim/core/files.h"
 #include "slim/io/safetensors.h"
+#include "slim/quant/numerics.h"
 
 namespace slim::exporter {
 
@@ -177,10 +178,8 @@ std::vector<CompressedTensorsTensor> compressed_tensors_tensors(const DeployedLi
       break;
     }
     case DeployedTag::WFp8AFp8Dynamic:
-      out.push_back(
-          {prefix + "weight", "F8_E4M3",
-           detail::encode_e4m3(linear.weight_codes,
-                               str("deployed linear ", quote(linear.name), " weight_codes"))});
+      out.push_back({prefix + "weight", "F8_E4M3",
+                     quant::e4m3_to_bytes(prefix + "weight", linear.weight_codes)});
       add("weight_scale", scale);
       break;
     default:
@@ -583,7 +582,7 @@ DeployedLinear CompressedTensorsReader::linear(const std::string& module) const 
   } else if (type == "float" && bits == 8) {
     weight_dtype = QDtype::Fp8E4M3;
     SLIM_CHECK(dtype_of("weight") == io::Dtype::F8_E4M3, where, ": weight must be F8_E4M3");
-    linear.weight_codes = detail::decode_e4m3(read("weight"));
+    linear.weight_codes = quant::e4m3_from_bytes(read("weight"));
     out_features = linear.weight_codes.size(0);
     in_features = linear.weight_codes.size(1);
   } else {

@@ -1,6 +1,7 @@
-// Internal pieces shared by the quantized-checkpoint formats (ascendv1, compressed-tensors): exact
-// float8 / E2M1 codecs, int4 and int32 bit packing, the W8A8 deq_scale encoding, and the copy of a
-// model's config and tokenizer files. Not a public header: src/export only (and its tests).
+// Internal pieces shared by the quantized-checkpoint formats (ascendv1, compressed-tensors): the
+// compressed-tensors int32 bit packing, the W8A8 deq_scale encoding, and the copy of a model's
+// config and tokenizer files (E4M3 bytes, E2M1 and int4 packing are slim/quant/numerics.h's).
+// Not a public header: src/export only (and its tests).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -12,30 +13,6 @@
 #include <vector>
 
 namespace slim::exporter::detail {
-
-// --------------------------------------------------------------------------------- float8 E4M3
-// E4M3 (float8_e4m3fn: bias 7, no infinities, 0x7F / 0xFF are NaN, max 448) bytes of fp32 values
-// that lie exactly on the E4M3 grid. A value off the grid, out of range or not finite is an error
-// naming `what` and the first offending element: the record promised grid values, and silently
-// rounding here would hide a bug upstream.
-at::Tensor encode_e4m3(const at::Tensor& values, const std::string& what);
-// uint8 bytes -> fp32 values (exact; NaN codes decode to NaN).
-at::Tensor decode_e4m3(const at::Tensor& bytes);
-
-// ----------------------------------------------------------------------------------- FP4 E2M1
-// Spec §7.6: code = index of |v| in {0, .5, 1, 1.5, 2, 3, 4, 6} | signbit << 3; the values are
-// flattened row-major and byte k = code[2k] | code[2k + 1] << 4. [O, I] fp32 -> [O, I / 2] uint8.
-// Values off the grid are an error naming `what`.
-at::Tensor pack_e2m1(const at::Tensor& values, const std::string& what);
-// [O, I / 2] uint8 -> [O, I] fp32 (code 8 decodes to -0.0).
-at::Tensor unpack_e2m1(const at::Tensor& packed);
-
-// ------------------------------------------------------------------------------ int4 in int8
-// Spec §7.6 (W4A8_DYNAMIC, and Slim's W4A16): pairs along the output dim,
-// packed[j, i] = (q[2j + 1, i] << 4) | (q[2j, i] & 0x0F) as int8. [O, I] -> [O / 2, I].
-at::Tensor pack_int4_pairs_along_rows(const at::Tensor& codes);
-// [O / 2, I] int8 -> [O, I] int8 in [-8, 7].
-at::Tensor unpack_int4_pairs_along_rows(const at::Tensor& packed);
 
 // --------------------------------------------------------------------------- int32 packing
 // compressed-tensors pack_to_int32 (dense packing, as in 0.20.0; identical to the older layout
