@@ -90,8 +90,10 @@ at::Tensor integral_int8(const DeployedLinear& linear, const at::Tensor& values,
 
 }  // namespace
 
-json compressed_tensors_scheme(const DeployedLinear& linear) {
-  linear.validate();
+namespace {
+
+// The config group of a validated record; refuses the forms the format does not take.
+json scheme_of(const DeployedLinear& linear) {
   json scheme = json::object();
   scheme["targets"] = json::array();
   scheme["output_activations"] = nullptr;
@@ -133,6 +135,13 @@ json compressed_tensors_scheme(const DeployedLinear& linear) {
   return scheme;
 }
 
+}  // namespace
+
+json compressed_tensors_scheme(const DeployedLinear& linear) {
+  linear.validate();
+  return scheme_of(linear);
+}
+
 std::vector<CompressedTensorsTensor> compressed_tensors_tensors(const DeployedLinear& linear) {
   const std::string prefix = linear.name + ".";
   std::vector<CompressedTensorsTensor> out;
@@ -149,7 +158,8 @@ std::vector<CompressedTensorsTensor> compressed_tensors_tensors(const DeployedLi
     add_bias();
     return out;
   }
-  const json scheme = compressed_tensors_scheme(linear);  // validates, refuses the unsupported
+  linear.validate();
+  scheme_of(linear);  // refuses the unsupported forms before anything is packed
   const at::Tensor scale = linear.weight_scale.to(at::kFloat);
   switch (linear.tag) {
     case DeployedTag::W8A8:
@@ -186,7 +196,6 @@ std::vector<CompressedTensorsTensor> compressed_tensors_tensors(const DeployedLi
       SLIM_INTERNAL_ASSERT(false, "scheme accepted an unsupported tag");
   }
   add_bias();
-  (void)scheme;
   return out;
 }
 
@@ -287,7 +296,7 @@ void CompressedTensorsSaver::add_linear(const DeployedLinear& linear) {
     s.add_ignore(linear.name);
     return;
   }
-  json scheme = compressed_tensors_scheme(linear);
+  json scheme = scheme_of(linear);  // compressed_tensors_tensors validated the record
   s.quantized_modules.insert(linear.name);
   for (auto& [group, modules] : s.groups) {
     if (group == scheme) {
