@@ -34,8 +34,13 @@ bool is_mx(QDtype dtype) {
   return dtype == QDtype::MxFp8 || dtype == QDtype::MxFp4;
 }
 
+// NaN propagates through amin/amax and Inf is an extreme: two reductions, much faster than
+// isfinite().all() on bf16.
 void check_finite(const std::string& name, const at::Tensor& x) {
-  SLIM_CHECK(at::isfinite(x).all().item<bool>(), "tensor ", quote(name), " contains NaN or Inf");
+  if (x.numel() == 0) return;
+  const at::Tensor v = x.scalar_type() == at::kHalf ? x.to(at::kFloat) : x;
+  SLIM_CHECK(std::isfinite(v.amin().item<double>()) && std::isfinite(v.amax().item<double>()),
+             "tensor ", quote(name), " contains NaN or Inf");
 }
 
 void check_floating(const std::string& name, const at::Tensor& x) {
@@ -53,6 +58,18 @@ at::Tensor pow2(const at::Tensor& k) {
 at::Tensor floor_log2(const at::Tensor& x) {
   return std::get<1>(at::frexp(x)) - 1;
 }
+
+// Arithmetic "in a dtype": native for fp32, fp64 and bf16. libtorch 1.13 has few fp16 CPU
+// kernels, so fp16 is computed in fp32 with every result rounded to fp16 — the same values, since
+// rounding an fp32 result of an operation on fp16 operands to fp16 is innocuous double rounding
+// (24 >= 2·11 + 2 bits).
+struct Arith {
+  explicit Arith(at::ScalarType dtype) : emulate(dtype == at::kHalf) {}
+  at::Tensor in(const at::Tensor& t) const { return emulate ? t.to(at::kFloat) : t; }
+  at::Tensor r(const at::Tensor& t) const { return emulate ? t.to(at::kHalf).to(at::kFloat) : t; }
+  at::Tensor out(const at::Tensor& t) const { return emulate ? t.to(at::kHalf) : t; }
+  bool emulate;
+};
 
 // Per-group quantization views the last dim as [..., I / g, g] and the parameters as
 // [..., I / g, 1]; other scopes broadcast as they are.
@@ -94,21 +111,164 @@ Grouped group_view(const std::string& name, const at::Tensor& x, const QParams& 
   return {x.reshape(shape), params.scale.unsqueeze(-1), params.offset.unsqueeze(-1)};
 }
 
+// The same with ATen operations, for every broadcastable layout.
+at::Tensor quantize_generic(const Grouped& g, const QParams& params, at::IntArrayRef shape) {
+  const QDtype dtype = params.scheme.dtype;
+  const Arith a(at::promote_types(g.x.scalar_type(), params.scale.scalar_type()));
+  const at::Tensor ratio = a.r(a.in(g.x).div(a.in(g.scale)));
+  at::Tensor q;
+  if (is_integer(dtype)) {
+    q = at::round(a.r(ratio.add(a.in(g.offset))))
+            .clamp(static_cast<double>(qmin(dtype)), static_cast<double>(qmax(dtype)))
+            .to(at::kChar);
+  } else {
+    q = round_to_e4m3(ratio.clamp(-kE4M3Max, kE4M3Max).to(at::kFloat));
+  }
+  return q.reshape(shape);
+}
+
+// Fused integer quantization of rows of `cols` values, each row split into groups of `group`
+// with one (scale, offset) per group, in one pass: q = clamp(round(x/s + o), qmin, qmax) with
+// x/s and the sum each rounded to the working dtype as ATen's operations on that dtype do
+// (an fp32 operation rounded to bf16/fp16 is the correctly rounded bf16/fp16 operation).
+struct RoundF32 {
+  static float in(float v) { return v; }
+  static float r(float v) { return v; }
+};
+struct RoundBF16 {
+  static float in(c10::BFloat16 v) {
+    const uint32_t u = static_cast<uint32_t>(v.x) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+  // Round to nearest even at bf16 (inputs here are finite or ±inf).
+  static float r(float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    u &= 0xFFFF0000u;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+};
+struct RoundF16 {
+  static float in(c10::Half v) { return static_cast<float>(v); }
+  static float r(float v) { return static_cast<float>(c10::Half(v)); }
+};
+
+// Round half to even of |v| <= 2^22 with the fp32 adder (vectorizes, unlike std::nearbyint
+// without SSE4.1): v + 1.5·2^23 lands where the fp32 spacing is 1.
+inline float round_half_even(float v) {
+  constexpr float kMagic = 12582912.0f;
+  return (v + kMagic) - kMagic;
+}
+
+// One group: codes of n values with one (scale, offset). Returns nonzero when `Check` and a value
+// is NaN or Inf. Branch-free, so that the loop vectorizes.
+template <typename T, typename R, bool Check>
+int quantize_group(const T* src, int8_t* dst, int64_t n, float s, float o, float lo, float hi) {
+  int bad = 0;
+#pragma omp simd reduction(| : bad)
+  for (int64_t k = 0; k < n; ++k) {
+    const float xv = R::in(src[k]);
+    if constexpr (Check) bad |= static_cast<int>(!(std::fabs(xv) <= 3.4028234663852886e38f));
+    // clamp(round(v), lo, hi) == round(clamp(v, lo, hi)) for integer bounds.
+    const float v = std::min(std::max(R::r(R::r(xv / s) + o), lo), hi);
+    dst[k] = static_cast<int8_t>(round_half_even(v));
+  }
+  return bad;
+}
+
+// Returns false when `Check` finds NaN or Inf in x.
+template <typename T, typename R, bool Check>
+bool quantize_groups(const T* x, const T* scale, const T* offset, int8_t* out, int64_t rows,
+                     int64_t cols, int64_t group, float lo, float hi) {
+  const int64_t groups = cols / group;
+  std::atomic<bool> finite{true};
+  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / cols), [&](int64_t begin, int64_t end) {
+    int bad = 0;
+    for (int64_t r = begin; r < end; ++r) {
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t at = r * cols + g * group;
+        bad |= quantize_group<T, R, Check>(x + at, out + at, group, R::in(scale[r * groups + g]),
+                                           R::in(offset[r * groups + g]), lo, hi);
+      }
+    }
+    if (bad) finite = false;
+  });
+  return finite.load();
+}
+
+template <typename T, typename R>
+bool quantize_groups(const T* x, const T* scale, const T* offset, int8_t* out, int64_t rows,
+                     int64_t cols, int64_t group, float lo, float hi, bool check) {
+  return check ? quantize_groups<T, R, true>(x, scale, offset, out, rows, cols, group, lo, hi)
+               : quantize_groups<T, R, false>(x, scale, offset, out, rows, cols, group, lo, hi);
+}
+
+// The fused kernel's layout: params shaped like x but for the last dim, which holds one entry
+// per group (per-group) or a single one (per-row scopes); same floating dtype; CPU.
+bool fusable(const at::Tensor& x, const QParams& p) {
+  const at::ScalarType t = x.scalar_type();
+  if (t != at::kFloat && t != at::kBFloat16 && t != at::kHalf) return false;
+  if (p.scale.scalar_type() != t || p.offset.scalar_type() != t) return false;
+  if (!x.device().is_cpu() || x.dim() < 1 || x.numel() == 0) return false;
+  if (p.scale.dim() != x.dim() || p.offset.sizes() != p.scale.sizes()) return false;
+  for (int64_t d = 0; d + 1 < x.dim(); ++d) {
+    if (p.scale.size(d) != x.size(d)) return false;
+  }
+  const int64_t last = p.scale.size(-1);
+  if (p.scheme.scope == QScope::PerGroup) {
+    return p.scheme.group_size > 0 && last * p.scheme.group_size == x.size(-1);
+  }
+  return last == 1;
+}
+
+// Returns an undefined tensor when `check` finds NaN or Inf in x.
+at::Tensor quantize_fused(const at::Tensor& x, const QParams& p, bool check) {
+  const at::Tensor xc = x.contiguous();
+  const at::Tensor sc = p.scale.contiguous();
+  const at::Tensor oc = p.offset.contiguous();
+  at::Tensor out = at::empty(x.sizes(), x.options().dtype(at::kChar));
+  const int64_t cols = x.size(-1);
+  const int64_t rows = x.numel() / cols;
+  const int64_t group = cols / sc.size(-1);
+  const float lo = static_cast<float>(qmin(p.scheme.dtype));
+  const float hi = static_cast<float>(qmax(p.scheme.dtype));
+  int8_t* dst = out.data_ptr<int8_t>();
+  bool finite = true;
+  switch (x.scalar_type()) {
+    case at::kFloat:
+      finite = quantize_groups<float, RoundF32>(xc.data_ptr<float>(), sc.data_ptr<float>(),
+                                                oc.data_ptr<float>(), dst, rows, cols, group, lo,
+                                                hi, check);
+      break;
+    case at::kBFloat16:
+      finite = quantize_groups<c10::BFloat16, RoundBF16>(
+          xc.data_ptr<c10::BFloat16>(), sc.data_ptr<c10::BFloat16>(), oc.data_ptr<c10::BFloat16>(),
+          dst, rows, cols, group, lo, hi, check);
+      break;
+    case at::kHalf:
+      finite = quantize_groups<c10::Half, RoundF16>(
+          xc.data_ptr<c10::Half>(), sc.data_ptr<c10::Half>(), oc.data_ptr<c10::Half>(), dst, rows,
+          cols, group, lo, hi, check);
+      break;
+    default:
+      SLIM_INTERNAL_ASSERT(false, "quantize_fused on ", c10::toString(x.scalar_type()));
+  }
+  return finite ? out : at::Tensor();
+}
+
 // quantize() without the NaN/Inf pass (for callers whose statistics already checked it).
 at::Tensor quantize_unchecked(const std::string& name, const at::Tensor& x, const QParams& params) {
   const QDtype dtype = params.scheme.dtype;
   SLIM_CHECK(is_integer(dtype) || dtype == QDtype::Fp8E4M3, "tensor ", quote(name),
              ": quantize() handles int8, int4 and fp8_e4m3, not ", qdtype_name(dtype));
-  const Grouped g = group_view(name, x, params);
-  at::Tensor q;
-  if (is_integer(dtype)) {
-    q = at::round(g.x.div(g.scale).add(g.offset))
-            .clamp(static_cast<double>(qmin(dtype)), static_cast<double>(qmax(dtype)))
-            .to(at::kChar);
-  } else {
-    q = round_to_e4m3(g.x.div(g.scale).clamp(-kE4M3Max, kE4M3Max).to(at::kFloat));
-  }
-  return q.reshape(x.sizes());
+  const Grouped g = group_view(name, x, params);  // also checks the shapes
+  if (is_integer(dtype) && fusable(x, params)) return quantize_fused(x, params, false);
+  return quantize_generic(g, params, x.sizes());
 }
 
 // E4M3FN byte of an fp32 value on the grid; -1 when the value is not on the grid.
@@ -179,47 +339,66 @@ QParams calculate_qparam(const std::string& name, const at::Tensor& min, const a
                ": per_group needs a positive group_size, found ", scheme.group_size);
   }
 
-  const at::Tensor lo = at::clamp_max(min, 0);  // min' = min(min, 0)
-  const at::Tensor hi = at::clamp_min(max, 0);  // max' = max(max, 0)
+  // fp16 FP8 scales are computed in fp32: in fp16, amax/448 underflows to zero for
+  // amax < 2^-14 (docs/quantization.md).
+  const at::ScalarType dtype = scheme.dtype == QDtype::Fp8E4M3 && min.scalar_type() == at::kHalf
+                                   ? at::kFloat
+                                   : min.scalar_type();
+  const Arith a(dtype);
+  const at::Tensor lo = at::clamp_max(a.in(min.to(dtype)), 0);  // min' = min(min, 0)
+  const at::Tensor hi = at::clamp_min(a.in(max.to(dtype)), 0);  // max' = max(max, 0)
   QParams params;
   params.scheme = scheme;
   if (scheme.dtype == QDtype::Fp8E4M3) {
-    params.scale = at::maximum(lo.neg(), hi).clamp_min(1e-12).div(kE4M3Max);
+    // max(amax, 1e-12) with 1e-12 in the dtype, then / 448.
+    const double tiny = at::scalar_tensor(1e-12, at::kDouble).to(dtype).item<double>();
+    params.scale = a.out(a.r(at::maximum(lo.neg(), hi).clamp_min(tiny).div(kE4M3Max)));
     params.offset = at::zeros_like(params.scale);
     return params;
   }
-  const double eps = static_cast<double>(FLT_EPSILON);
+  const double eps = static_cast<double>(FLT_EPSILON);  // 2^-23, exact in bf16 and fp16
+  at::Tensor scale;
+  at::Tensor offset;
   if (scheme.symmetric) {
-    params.scale =
-        at::maximum(lo.neg(), hi).div(static_cast<double>(qmax(scheme.dtype))).clamp_min(eps);
-    params.offset = at::zeros_like(params.scale);
+    scale =
+        a.r(at::maximum(lo.neg(), hi).div(static_cast<double>(qmax(scheme.dtype)))).clamp_min(eps);
+    offset = at::zeros_like(scale);
   } else {
     const double bound = scheme.dtype == QDtype::Int8 ? 255.0 : 15.0;
-    params.scale = hi.div(bound).sub(lo.div(bound)).clamp_min(eps);
-    params.offset =
-        at::round(lo.neg().div(params.scale)).add(static_cast<double>(qmin(scheme.dtype)));
+    scale = a.r(a.r(hi.div(bound)).sub(a.r(lo.div(bound)))).clamp_min(eps);
+    offset = at::round(a.r(lo.neg().div(scale))).add(static_cast<double>(qmin(scheme.dtype)));
   }
+  params.scale = a.out(scale);
+  params.offset = a.out(offset);
   return params;
 }
 
 at::Tensor quantize(const std::string& name, const at::Tensor& x, const QParams& params) {
   check_floating(name, x);
+  if (is_integer(params.scheme.dtype) && fusable(x, params)) {
+    group_view(name, x, params);  // shape checks
+    at::Tensor q = quantize_fused(x, params, true);
+    SLIM_CHECK(q.defined(), "tensor ", quote(name), " contains NaN or Inf");
+    return q;
+  }
   check_finite(name, x);
   return quantize_unchecked(name, x, params);
 }
 
 at::Tensor dequantize(const at::Tensor& codes, const QParams& params) {
   const Grouped g = group_view("codes", codes, params);
-  const at::ScalarType dtype = params.scale.scalar_type();
+  const Arith a(params.scale.scalar_type());
+  const at::Tensor scale = a.in(g.scale);
+  const at::Tensor values = g.x.to(scale.scalar_type());
   at::Tensor out;
   if (is_integer(params.scheme.dtype)) {
-    out = g.x.to(dtype).sub(g.offset).mul(g.scale);
+    out = a.r(values.sub(a.in(g.offset))).mul(scale);
   } else {
     SLIM_CHECK(params.scheme.dtype == QDtype::Fp8E4M3, "dequantize() handles int8, int4 and ",
                "fp8_e4m3, not ", qdtype_name(params.scheme.dtype));
-    out = g.x.to(dtype).mul(g.scale);
+    out = values.mul(scale);
   }
-  return out.reshape(codes.sizes());
+  return a.out(out).reshape(codes.sizes());
 }
 
 at::Tensor fake_quantize(const std::string& name, const at::Tensor& x, const QParams& params) {
@@ -363,18 +542,36 @@ at::Tensor pack_int4_along_out(const std::string& name, const at::Tensor& codes)
   SLIM_CHECK(codes.defined() && codes.scalar_type() == at::kChar && codes.dim() == 2, "tensor ",
              quote(name), ": int4 codes must be int8 [out, in], found ", shape_of(codes));
   const int64_t out = codes.size(0);
+  const int64_t in = codes.size(1);
   SLIM_CHECK(out % 2 == 0, "tensor ", quote(name),
              ": int4 packing pairs output channels, so the output dim must be even, found ", out);
-  if (codes.numel() > 0) {
+  const at::Tensor c = codes.contiguous();
+  at::Tensor packed = at::empty({out / 2, in}, codes.options());
+  const int8_t* src = c.data_ptr<int8_t>();
+  int8_t* dst = packed.data_ptr<int8_t>();
+  std::atomic<bool> out_of_range{false};
+  at::parallel_for(0, out / 2, std::max<int64_t>(1, 65536 / std::max<int64_t>(in, 1)),
+                   [&](int64_t begin, int64_t end) {
+                     bool bad = false;
+                     for (int64_t j = begin; j < end; ++j) {
+                       const int8_t* even = src + (2 * j) * in;
+                       const int8_t* odd = src + (2 * j + 1) * in;
+                       int8_t* o = dst + j * in;
+#pragma omp simd reduction(| : bad)
+                       for (int64_t i = 0; i < in; ++i) {
+                         bad |= even[i] < -8 || even[i] > 7 || odd[i] < -8 || odd[i] > 7;
+                         o[i] = static_cast<int8_t>(static_cast<uint8_t>(odd[i] << 4) |
+                                                    static_cast<uint8_t>(even[i] & 0x0F));
+                       }
+                     }
+                     if (bad) out_of_range = true;
+                   });
+  if (out_of_range.load()) {
     const auto [lo, hi] = at::aminmax(codes);
-    SLIM_CHECK(lo.item<int>() >= -8 && hi.item<int>() <= 7, "tensor ", quote(name),
-               ": int4 codes must lie in [-8, 7], found [", lo.item<int>(), ", ", hi.item<int>(),
-               "]");
+    SLIM_FAIL("tensor ", quote(name), ": int4 codes must lie in [-8, 7], found [", lo.item<int>(),
+              ", ", hi.item<int>(), "]");
   }
-  const at::Tensor pairs = codes.to(at::kInt).reshape({out / 2, 2, codes.size(1)});
-  const at::Tensor even = pairs.select(1, 0).bitwise_and(0x0F);
-  const at::Tensor odd = pairs.select(1, 1).bitwise_and(0x0F);
-  return odd.mul(16).bitwise_or(even).to(at::kByte).view(at::kChar).contiguous();
+  return packed;
 }
 
 at::Tensor unpack_int4_along_out(const at::Tensor& packed) {
@@ -509,6 +706,7 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
       break;
     }
   }
+  d.validate();  // packing constraints (even dims), ranges
   return d;
 }
 

@@ -28,10 +28,15 @@ void check_floating(const std::string& name, const at::Tensor& x) {
 
 // NaN propagates through amin/amax and Inf shows as an infinite extreme: checking the statistics
 // catches every non-finite element without another pass over the tensor.
-MinMax checked(const std::string& name, at::Tensor min, at::Tensor max) {
+MinMax checked(const std::string& name, at::ScalarType dtype, at::Tensor min, at::Tensor max) {
   const bool finite = at::isfinite(min).all().item<bool>() && at::isfinite(max).all().item<bool>();
   SLIM_CHECK(finite, "tensor ", quote(name), " contains NaN or Inf");
-  return {std::move(min), std::move(max)};
+  return {min.to(dtype), max.to(dtype)};
+}
+
+// libtorch 1.13 lacks fp16 min/max kernels on the CPU: fp16 is observed through fp32 (exact).
+at::Tensor observable(const at::Tensor& x) {
+  return x.scalar_type() == at::kHalf ? x.to(at::kFloat) : x;
 }
 
 void check_weight(const std::string& name, const at::Tensor& weight) {
@@ -44,7 +49,8 @@ void check_weight(const std::string& name, const at::Tensor& weight) {
 
 MinMax weight_minmax_per_channel(const std::string& name, const at::Tensor& weight) {
   check_weight(name, weight);
-  return checked(name, at::amin(weight, {1}, true), at::amax(weight, {1}, true));
+  const at::Tensor w = observable(weight);
+  return checked(name, weight.scalar_type(), at::amin(w, {1}, true), at::amax(w, {1}, true));
 }
 
 MinMax weight_minmax_per_group(const std::string& name, const at::Tensor& weight,
@@ -53,26 +59,29 @@ MinMax weight_minmax_per_group(const std::string& name, const at::Tensor& weight
   const int64_t in = weight.size(1);
   SLIM_CHECK(group_size > 0 && in % group_size == 0, "weight ", quote(name), ": group size ",
              group_size, " does not divide the input dim ", in, " (shape ", shape_of(weight), ")");
-  const at::Tensor grouped = weight.reshape({weight.size(0), in / group_size, group_size});
-  return checked(name, at::amin(grouped, {2}), at::amax(grouped, {2}));
+  const at::Tensor grouped =
+      observable(weight).reshape({weight.size(0), in / group_size, group_size});
+  return checked(name, weight.scalar_type(), at::amin(grouped, {2}), at::amax(grouped, {2}));
 }
 
 MinMax minmax_per_tensor(const std::string& name, const at::Tensor& x) {
   check_floating(name, x);
-  return checked(name, x.min().reshape({1}), x.max().reshape({1}));
+  const at::Tensor v = observable(x);
+  return checked(name, x.scalar_type(), v.min().reshape({1}), v.max().reshape({1}));
 }
 
 MinMax act_minmax_per_token(const std::string& name, const at::Tensor& x) {
   check_floating(name, x);
   SLIM_CHECK(x.dim() >= 1, "activation ", quote(name), " must have a channel dim");
-  return checked(name, at::amin(x, {-1}, true), at::amax(x, {-1}, true));
+  const at::Tensor v = observable(x);
+  return checked(name, x.scalar_type(), at::amin(v, {-1}, true), at::amax(v, {-1}, true));
 }
 
 MinMax act_minmax_per_channel(const std::string& name, const at::Tensor& x) {
   check_floating(name, x);
   SLIM_CHECK(x.dim() >= 1, "activation ", quote(name), " must have a channel dim");
-  const at::Tensor rows = x.reshape({-1, x.size(-1)});
-  return checked(name, at::amin(rows, {0}), at::amax(rows, {0}));
+  const at::Tensor rows = observable(x).reshape({-1, x.size(-1)});
+  return checked(name, x.scalar_type(), at::amin(rows, {0}), at::amax(rows, {0}));
 }
 
 MinMax act_minmax_per_head(const std::string& name, const at::Tensor& x) {
@@ -80,32 +89,29 @@ MinMax act_minmax_per_head(const std::string& name, const at::Tensor& x) {
   SLIM_CHECK(x.dim() == 4, "activation ", quote(name),
              " must be [batch, heads, seq, head_dim] for per-head statistics, found shape ",
              shape_of(x));
-  return checked(name, at::amin(x, {0, 2, 3}).reshape({-1, 1, 1}),
-                 at::amax(x, {0, 2, 3}).reshape({-1, 1, 1}));
+  const at::Tensor v = observable(x);
+  return checked(name, x.scalar_type(), at::amin(v, {0, 2, 3}).reshape({-1, 1, 1}),
+                 at::amax(v, {0, 2, 3}).reshape({-1, 1, 1}));
 }
 
 void ActPerTensorMinMaxObserver::update(const at::Tensor& x) {
   const MinMax now = minmax_per_tensor(name_, x);
-  if (aggregation_ == Aggregation::Max) {
-    if (count_ == 0) {
-      min_ = now.min;
-      max_ = now.max;
-    } else {
-      SLIM_CHECK(x.scalar_type() == dtype_, "activation ", quote(name_), ": observed ",
-                 c10::toString(dtype_), " before, now ", c10::toString(x.scalar_type()));
-      min_ = at::minimum(min_, now.min);
-      max_ = at::maximum(max_, now.max);
-    }
+  if (count_ > 0) {
+    SLIM_CHECK(x.scalar_type() == dtype_, "activation ", quote(name_), ": observed ",
+               c10::toString(dtype_), " before, now ", c10::toString(x.scalar_type()));
+  }
+  // fp64 holds every observed value exactly: running extremes (Max) or sums (Mean).
+  const at::Tensor mn = now.min.to(at::kDouble);
+  const at::Tensor mx = now.max.to(at::kDouble);
+  if (count_ == 0) {
+    min_ = mn;
+    max_ = mx;
+  } else if (aggregation_ == Aggregation::Max) {
+    min_ = at::minimum(min_, mn);
+    max_ = at::maximum(max_, mx);
   } else {
-    if (count_ == 0) {
-      min_ = now.min.to(at::kDouble);
-      max_ = now.max.to(at::kDouble);
-    } else {
-      SLIM_CHECK(x.scalar_type() == dtype_, "activation ", quote(name_), ": observed ",
-                 c10::toString(dtype_), " before, now ", c10::toString(x.scalar_type()));
-      min_ = min_ + now.min.to(at::kDouble);
-      max_ = max_ + now.max.to(at::kDouble);
-    }
+    min_ = min_ + mn;
+    max_ = max_ + mx;
   }
   dtype_ = x.scalar_type();
   ++count_;
@@ -114,7 +120,7 @@ void ActPerTensorMinMaxObserver::update(const at::Tensor& x) {
 MinMax ActPerTensorMinMaxObserver::get() const {
   SLIM_CHECK(count_ > 0, "activation observer ", quote(name_),
              " has seen no data (was the module never run during calibration?)");
-  if (aggregation_ == Aggregation::Max) return {min_, max_};
+  if (aggregation_ == Aggregation::Max) return {min_.to(dtype_), max_.to(dtype_)};
   const double n = static_cast<double>(count_);
   return {(min_ / n).to(dtype_), (max_ / n).to(dtype_)};
 }

@@ -215,10 +215,12 @@ class Validator {
 
   void require_range(const at::Tensor& tensor, const char* field, double lo, double hi) const {
     if (tensor.numel() == 0) return;
-    const at::Tensor as_double = tensor.to(at::kDouble);
-    if (!as_double.isfinite().all().item<bool>()) fail(str(field, " holds NaN or Inf"));
-    const double mn = as_double.min().item<double>();
-    const double mx = as_double.max().item<double>();
+    if (at::isFloatingType(tensor.scalar_type()) && !at::isfinite(tensor).all().item<bool>()) {
+      fail(str(field, " holds NaN or Inf"));
+    }
+    const auto [min, max] = at::aminmax(tensor);
+    const double mn = min.item<double>();
+    const double mx = max.item<double>();
     if (mn < lo || mx > hi) {
       fail(str(field, " values must lie in [", lo, ", ", hi, "], found [", mn, ", ", mx, "]"));
     }
@@ -387,8 +389,8 @@ void DeployedLinear::validate() const {
       v.require(weight_offset, "weight_offset", at::kFloat, {out, columns});
       if (weight.dtype == QDtype::Int4) v.require_range(weight_codes, "weight_codes", -8, 7);
       v.require_range(weight_scale, "weight_scale", 0, INFINITY);
-      v.require_range(weight_offset, "weight_offset", weight.dtype == QDtype::Int4 ? -8 : -128,
-                      weight.dtype == QDtype::Int4 ? 7 : 127);
+      // Offsets are signed zero-points; asymmetric bf16 arithmetic can reach qmax + 1.
+      v.require_range(weight_offset, "weight_offset", -INFINITY, INFINITY);
       if (weight.symmetric) v.require_zero(weight_offset, "weight_offset", "symmetric weights");
       if (tag == DeployedTag::W4A8Dynamic && out % 2 != 0) {
         v.fail(str("W4A8_DYNAMIC packs int4 pairs along the output dim, which must be even; found ",

@@ -56,8 +56,8 @@ struct IntCase {
 };
 
 std::string describe(const IntCase& c, Prec p) {
-  return str(scheme(c.dtype, c.scope, c.symmetric, c.group).to_string(),
-             p == Prec::F32 ? " fp32" : " bf16");
+  return str(scheme(c.dtype, c.scope, c.symmetric, c.group).to_string(), " ",
+             c10::toString(ref::scalar_type(p)));
 }
 
 // Checks scales, offsets, codes and fake-quantized values of one weight against the reference.
@@ -123,10 +123,34 @@ TEST(QuantNumerics, IntegerWeightsMatchTheScalarReference) {
       {QDtype::Int4, QScope::PerGroup, true, 128},  {QDtype::Int4, QScope::PerGroup, false, 64},
       {QDtype::Int4, QScope::PerGroup, false, 256}, {QDtype::Int8, QScope::PerGroup, true, 1},
   };
-  for (Prec p : {Prec::F32, Prec::BF16}) {
+  for (Prec p : {Prec::F32, Prec::BF16, Prec::F16}) {
     for (const auto& c : cases) {
       check_int_weight(random, c, p);
       check_int_weight(adversarial, c, p);
+    }
+  }
+}
+
+TEST(QuantNumerics, FusedAndBroadcastKernelsAgree) {
+  // Per-channel parameters [O, 1] take the fused row kernel; the same parameters expanded to
+  // [O, I] take the ATen broadcast path. Both must give the same codes, NaN checks included.
+  const at::Tensor w32 = at::cat({ref::random_matrix(16, 96, 61), adversarial_matrix(96, 67)});
+  for (at::ScalarType st : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    for (QDtype dtype : {QDtype::Int8, QDtype::Int4}) {
+      for (bool sym : {true, false}) {
+        const at::Tensor w = w32.to(st);
+        const MinMax mm = weight_minmax_per_channel("w", w);
+        const QParams rows =
+            calculate_qparam("w", mm.min, mm.max, scheme(dtype, QScope::PerChannel, sym));
+        const QParams full{rows.scheme, rows.scale.expand(w.sizes()).contiguous(),
+                           rows.offset.expand(w.sizes()).contiguous()};
+        EXPECT_TRUE(at::equal(quantize("w", w, rows), quantize("w", w, full)))
+            << c10::toString(st) << " " << rows.scheme.to_string();
+        at::Tensor bad = w.clone();
+        bad[3][7] = std::numeric_limits<float>::infinity();
+        EXPECT_ERROR_WITH(quantize("bad.weight", bad, rows), "'bad.weight'", "NaN or Inf");
+        EXPECT_ERROR_WITH(quantize("bad.weight", bad, full), "'bad.weight'", "NaN or Inf");
+      }
     }
   }
 }
@@ -178,7 +202,7 @@ TEST(QuantNumerics, ZeroRowGetsEpsScaleAndZeroCodes) {
 TEST(QuantNumerics, ActivationScopesMatchTheReference) {
   // x [2, 5, 64]: per-token (dynamic), per-channel and per-tensor, int8 sym/asym and int4.
   const at::Tensor x32 = ref::random_matrix(10, 64, 3).reshape({2, 5, 64});
-  for (Prec p : {Prec::F32, Prec::BF16}) {
+  for (Prec p : {Prec::F32, Prec::BF16, Prec::F16}) {
     const at::Tensor x = x32.to(ref::scalar_type(p));
     const auto xv = ref::values_of(x);
     for (bool sym : {true, false}) {
@@ -336,8 +360,11 @@ TEST(QuantNumerics, E4M3BytesRoundTripEveryCode) {
 
 TEST(QuantNumerics, Fp8PerChannelMatchesTheReference) {
   const at::Tensor w32 = at::cat({ref::random_matrix(24, 96, 23), adversarial_matrix(96, 29)});
-  for (Prec p : {Prec::F32, Prec::BF16}) {
-    const at::Tensor w = w32.to(ref::scalar_type(p));
+  for (Prec input : {Prec::F32, Prec::BF16, Prec::F16}) {
+    SCOPED_TRACE(c10::toString(ref::scalar_type(input)));
+    // fp16 FP8 scales are computed in fp32 (fp16 would underflow amax/448 to zero).
+    const Prec p = input == Prec::F16 ? Prec::F32 : input;
+    const at::Tensor w = w32.to(ref::scalar_type(input));
     const MinMax mm = weight_minmax_per_channel("w", w);
     const QParams params =
         calculate_qparam("w", mm.min, mm.max, scheme(QDtype::Fp8E4M3, QScope::PerChannel));
@@ -359,7 +386,7 @@ TEST(QuantNumerics, Fp8PerChannelMatchesTheReference) {
       for (int64_t k = 0; k < cols; ++k) {
         const double q = ref::fp8_quant(x[r * cols + k], s, p);
         ASSERT_EQ(c[r * cols + k], q) << "[" << r << ", " << k << "]";
-        ASSERT_EQ(fq[r * cols + k], ref::rnd(q * s, p));
+        ASSERT_EQ(fq[r * cols + k], ref::rnd(q * s, input));
       }
     }
     // The row maximum lands on ±448.

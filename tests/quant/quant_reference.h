@@ -6,6 +6,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/util/Half.h>
 
 #include <cmath>
 #include <cstdint>
@@ -16,10 +17,10 @@
 
 namespace slim::quant::ref {
 
-enum class Prec { F32, BF16 };
+enum class Prec { F32, BF16, F16 };
 
 inline at::ScalarType scalar_type(Prec p) {
-  return p == Prec::F32 ? at::kFloat : at::kBFloat16;
+  return p == Prec::F32 ? at::kFloat : p == Prec::BF16 ? at::kBFloat16 : at::kHalf;
 }
 
 // Round to nearest even at bf16 (8 significant bits), by hand.
@@ -35,8 +36,21 @@ inline double to_bf16(double v) {
   return out;
 }
 
+// fp16 (11 significant bits, subnormals from 2^-24) through c10::Half's round-to-nearest-even.
+inline double to_f16(double v) {
+  return static_cast<float>(c10::Half(static_cast<float>(v)));
+}
+
 inline double rnd(double v, Prec p) {
-  return p == Prec::F32 ? static_cast<double>(static_cast<float>(v)) : to_bf16(v);
+  switch (p) {
+    case Prec::F32:
+      return static_cast<double>(static_cast<float>(v));
+    case Prec::BF16:
+      return to_bf16(v);
+    case Prec::F16:
+      return to_f16(v);
+  }
+  return v;
 }
 
 // Round half to even to an integer.

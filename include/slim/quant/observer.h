@@ -57,7 +57,7 @@ class ActPerTensorMinMaxObserver {
   std::string name_;
   Aggregation aggregation_;
   int64_t count_ = 0;
-  at::Tensor min_;  // Max: running extremes, observed dtype; Mean: fp64 sums
+  at::Tensor min_;  // fp64: running extremes (Max) or sums (Mean)
   at::Tensor max_;
   at::ScalarType dtype_ = at::kFloat;
 };
