@@ -553,6 +553,14 @@ TEST(QuantNumerics, NanOrInfIsAnErrorNamingTheTensor) {
                     "'layers.0.q_proj.weight'", "NaN or Inf");
   EXPECT_ERROR_WITH(weight_minmax_per_group("layers.0.q_proj.weight", w, 32),
                     "'layers.0.q_proj.weight'", "NaN or Inf");
+  for (at::ScalarType st : {at::kBFloat16, at::kHalf}) {
+    at::Tensor inf = ref::random_matrix(4, 64, 1).to(st);
+    inf[3][63] = -std::numeric_limits<float>::infinity();
+    EXPECT_ERROR_WITH(weight_minmax_per_channel("layers.1.o_proj.weight", inf),
+                      "'layers.1.o_proj.weight'", "NaN or Inf");
+    EXPECT_ERROR_WITH(weight_minmax_per_group("layers.1.o_proj.weight", inf, 16),
+                      "'layers.1.o_proj.weight'", "NaN or Inf");
+  }
   EXPECT_ERROR_WITH(mx_quantize("layers.0.q_proj.weight", w, QDtype::MxFp4),
                     "'layers.0.q_proj.weight'", "NaN or Inf");
   EXPECT_ERROR_WITH(
