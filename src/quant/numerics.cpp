@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "slim/core/error.h"
 #include "slim/quant/observer.h"
@@ -206,6 +207,54 @@ bool quantize_groups(const T* x, const T* scale, const T* offset, int8_t* out, i
                      int64_t cols, int64_t group, float lo, float hi, bool check) {
   return check ? quantize_groups<T, R, true>(x, scale, offset, out, rows, cols, group, lo, hi)
                : quantize_groups<T, R, false>(x, scale, offset, out, rows, cols, group, lo, hi);
+}
+
+// Integer weights in one pass per group (deploy_linear): min/max, §4.1 parameters with the
+// dtype's rounding after every operation (as calculate_qparam computes them with ATen), then the
+// codes while the group is in cache. One parallel region per weight. Scales/offsets are written
+// as fp32 (exact: they are values of the weight's dtype). Returns false on NaN/Inf.
+template <typename T, typename R>
+bool quantize_weight_groups(const T* x, int64_t rows, int64_t cols, int64_t group, QDtype dtype,
+                            bool symmetric, int8_t* out, float* scales, float* offsets) {
+  const int64_t groups = cols / group;
+  const float lo_code = static_cast<float>(qmin(dtype));
+  const float hi_code = static_cast<float>(qmax(dtype));
+  const float bound = dtype == QDtype::Int8 ? 255.0f : 15.0f;
+  const float eps = FLT_EPSILON;  // 2^-23: exact in bf16 and fp16
+  std::atomic<bool> finite{true};
+  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / cols), [&](int64_t begin, int64_t end) {
+    int bad = 0;
+    for (int64_t r = begin; r < end; ++r) {
+      for (int64_t g = 0; g < groups; ++g) {
+        const T* src = x + r * cols + g * group;
+        float mn = std::numeric_limits<float>::infinity();
+        float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(min : mn) reduction(max : mx) reduction(| : bad)
+        for (int64_t k = 0; k < group; ++k) {
+          const float v = R::in(src[k]);
+          bad |= static_cast<int>(!(std::fabs(v) <= 3.4028234663852886e38f));
+          mn = std::min(mn, v);
+          mx = std::max(mx, v);
+        }
+        const float lo = std::min(mn, 0.0f);
+        const float hi = std::max(mx, 0.0f);
+        float scale;
+        float offset = 0.0f;
+        if (symmetric) {
+          scale = std::max(R::r(std::max(-lo, hi) / hi_code), eps);
+        } else {
+          scale = std::max(R::r(R::r(hi / bound) - R::r(lo / bound)), eps);
+          offset = round_half_even(R::r(-lo / scale)) + lo_code;
+        }
+        scales[r * groups + g] = scale;
+        offsets[r * groups + g] = offset;
+        quantize_group<T, R, false>(src, out + r * cols + g * group, group, scale, offset, lo_code,
+                                    hi_code);
+      }
+    }
+    if (bad) finite = false;
+  });
+  return finite.load();
 }
 
 // The fused kernel's layout: params shaped like x but for the last dim, which holds one entry
@@ -639,6 +688,46 @@ QParams weight_qparams(const std::string& tensor, const at::Tensor& weight, cons
   return calculate_qparam(tensor, mm.min, mm.max, scheme);
 }
 
+// Integer weights of fp32/bf16/fp16 in one pass; false for other dtypes (the ATen path).
+bool quantize_weight_fused(const std::string& tensor, const at::Tensor& weight,
+                           const QScheme& scheme, DeployedLinear& d) {
+  const at::ScalarType t = weight.scalar_type();
+  if (t != at::kFloat && t != at::kBFloat16 && t != at::kHalf) return false;
+  const int64_t rows = weight.size(0);
+  const int64_t cols = weight.size(1);
+  int64_t group = cols;
+  if (scheme.scope == QScope::PerGroup) {
+    group = scheme.group_size;
+    SLIM_CHECK(group > 0 && cols % group == 0, "weight ", quote(tensor), ": group size ", group,
+               " does not divide the input dim ", cols, " (shape ", shape_of(weight), ")");
+  }
+  SLIM_CHECK(weight.numel() > 0, "weight ", quote(tensor), " is empty");
+  const at::Tensor w = weight.contiguous();
+  at::Tensor codes = at::empty({rows, cols}, at::kChar);
+  at::Tensor scale = at::empty({rows, cols / group}, at::kFloat);
+  at::Tensor offset = at::empty({rows, cols / group}, at::kFloat);
+  bool finite = true;
+  const auto run = [&](auto* data, auto rounding) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    using R = decltype(rounding);
+    finite = quantize_weight_groups<T, R>(data, rows, cols, group, scheme.dtype, scheme.symmetric,
+                                          codes.data_ptr<int8_t>(), scale.data_ptr<float>(),
+                                          offset.data_ptr<float>());
+  };
+  if (t == at::kFloat) {
+    run(w.data_ptr<float>(), RoundF32{});
+  } else if (t == at::kBFloat16) {
+    run(w.data_ptr<c10::BFloat16>(), RoundBF16{});
+  } else {
+    run(w.data_ptr<c10::Half>(), RoundF16{});
+  }
+  SLIM_CHECK(finite, "tensor ", quote(tensor), " contains NaN or Inf");
+  d.weight_codes = std::move(codes);
+  d.weight_scale = std::move(scale);
+  d.weight_offset = std::move(offset);
+  return true;
+}
+
 void check_weight(const std::string& tensor, const at::Tensor& weight) {
   check_floating(tensor, weight);
   SLIM_CHECK(weight.dim() == 2, "weight ", quote(tensor), " must be 2-D [out, in], found shape ",
@@ -691,6 +780,8 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
       break;
     case QDtype::Int8:
     case QDtype::Int4:
+      if (quantize_weight_fused(tensor, weight, weight_scheme, d)) break;
+      [[fallthrough]];
     case QDtype::Fp8E4M3: {
       const QParams params = weight_qparams(tensor, weight, weight_scheme);
       d.weight_codes = quantize_unchecked(tensor, weight, params);

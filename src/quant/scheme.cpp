@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <utility>
@@ -181,6 +182,36 @@ std::string shape_text(std::initializer_list<int64_t> dims) {
   return out + "]";
 }
 
+struct Range {
+  double min;
+  double max;
+  bool finite;
+};
+
+// Min, max and finiteness of a tensor. Parameter-sized tensors are scanned serially: a few small
+// ATen reductions each open a parallel region, which on a loaded machine costs a scheduling
+// quantum apiece.
+Range range_of(const at::Tensor& tensor) {
+  if (tensor.numel() >= (1 << 18)) {
+    const bool finite =
+        !at::isFloatingType(tensor.scalar_type()) || at::isfinite(tensor).all().item<bool>();
+    if (!finite) return {0, 0, false};
+    return {tensor.amin().item<double>(), tensor.amax().item<double>(), true};
+  }
+  const at::Tensor c = tensor.contiguous();
+  Range r{INFINITY, -INFINITY, true};
+  AT_DISPATCH_ALL_TYPES_AND2(at::kBFloat16, at::kHalf, c.scalar_type(), "range_of", [&] {
+    const scalar_t* p = c.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < c.numel(); ++i) {
+      const double v = static_cast<double>(p[i]);
+      if (!std::isfinite(v)) r.finite = false;
+      r.min = std::min(r.min, v);
+      r.max = std::max(r.max, v);
+    }
+  });
+  return r;
+}
+
 class Validator {
  public:
   explicit Validator(const DeployedLinear& linear) : linear_(linear) {}
@@ -208,21 +239,18 @@ class Validator {
   }
 
   void require_zero(const at::Tensor& tensor, const char* field, const char* why) const {
-    if (tensor.defined() && tensor.numel() > 0 && tensor.ne(0).any().item<bool>()) {
-      fail(str(field, " must be all zeros (", why, ")"));
-    }
+    if (!tensor.defined() || tensor.numel() == 0) return;
+    const Range r = range_of(tensor);
+    if (r.min != 0 || r.max != 0) fail(str(field, " must be all zeros (", why, ")"));
   }
 
   void require_range(const at::Tensor& tensor, const char* field, double lo, double hi) const {
     if (tensor.numel() == 0) return;
-    if (at::isFloatingType(tensor.scalar_type()) && !at::isfinite(tensor).all().item<bool>()) {
-      fail(str(field, " holds NaN or Inf"));
-    }
-    const auto [min, max] = at::aminmax(tensor);
-    const double mn = min.item<double>();
-    const double mx = max.item<double>();
-    if (mn < lo || mx > hi) {
-      fail(str(field, " values must lie in [", lo, ", ", hi, "], found [", mn, ", ", mx, "]"));
+    const Range r = range_of(tensor);
+    if (!r.finite) fail(str(field, " holds NaN or Inf"));
+    if (r.min < lo || r.max > hi) {
+      fail(
+          str(field, " values must lie in [", lo, ", ", hi, "], found [", r.min, ", ", r.max, "]"));
     }
   }
 

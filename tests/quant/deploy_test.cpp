@@ -100,6 +100,37 @@ TEST(DeployLinear, EveryTagValidatesAndDequantizesToTheFakeQuantizedWeight) {
   }
 }
 
+TEST(DeployLinear, FusedIntegerPathEqualsObserverPlusCalculateQparam) {
+  // deploy_linear quantizes integer weights in one fused pass; its scales, offsets and codes must
+  // be those of the observer + calculate_qparam + quantize path (checked against the scalar
+  // reference in numerics_test).
+  at::Tensor w = ref::random_matrix(24, 256, 71);
+  w[0].zero_();
+  w[1].fill_(2.5f);
+  w[2].fill_(-1e-3f);
+  w[3][9] = -4e4f;
+  w[4].fill_(1e-40f);
+  for (at::ScalarType dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
+    for (QDtype q : {QDtype::Int8, QDtype::Int4}) {
+      for (bool sym : {true, false}) {
+        for (int64_t group : {0, 32, 256}) {
+          const QScheme ws = scheme(q, group ? QScope::PerGroup : QScope::PerChannel, sym, group);
+          SCOPED_TRACE(str(ws.to_string(), " ", c10::toString(dtype)));
+          const at::Tensor weight = w.to(dtype);
+          const DeployedLinear d =
+              deploy_linear("m", weight, std::nullopt, QScheme{}, ws, std::nullopt, dtype);
+          const MinMax mm = group ? weight_minmax_per_group("m", weight, group)
+                                  : weight_minmax_per_channel("m", weight);
+          const QParams p = calculate_qparam("m", mm.min, mm.max, ws);
+          EXPECT_TRUE(at::equal(d.weight_scale, p.scale.to(at::kFloat)));
+          EXPECT_TRUE(at::equal(d.weight_offset, p.offset.to(at::kFloat)));
+          EXPECT_TRUE(at::equal(d.weight_codes, quantize("m", weight, p)));
+        }
+      }
+    }
+  }
+}
+
 TEST(DeployLinear, IntegerErrorIsAtMostHalfAStep) {
   // fp32, symmetric per channel: no clipping, so |w − ŵ| ≤ scale/2 (+ fp32 rounding).
   const at::Tensor w = ref::random_matrix(32, 128, 5);
