@@ -14,6 +14,7 @@ PACKAGES=(
   libutf8proc-dev         # Unicode normalization (NFC/NFKC) and categories
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  time                    # /usr/bin/time: peak memory in bench/scripts
   libopenblas0-pthread    # Debian's libtorch otherwise runs fp32 GEMM on the reference BLAS (~9x slower)
   python3 python3-venv    # reference packages for conformance tests (tests/python)
   python3-torch           # torch 1.13 (CPU) under transformers (tests/python/transformers_conformance.py)

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,6 +37,18 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
     ::close(fd);
   }
   return file;
+}
+
+void MappedFile::release(const uint8_t* pointer, uint64_t length) const {
+  if (data_ == nullptr || length == 0) return;
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t begin = static_cast<uint64_t>(pointer - data_);
+  const uint64_t end = std::min(begin + length, size_);
+  const uint64_t first = (begin + page - 1) / page * page;  // inward: neighbours keep their pages
+  const uint64_t last = end / page * page;
+  if (last <= first) return;
+  // Advice only: a failure leaves the pages resident, which is harmless.
+  ::madvise(data_ + first, last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

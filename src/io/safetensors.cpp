@@ -262,6 +262,11 @@ at::Tensor SafetensorsFile::raw_bytes(const std::string& name) const {
       [keep_alive](void*) {}, at::TensorOptions().dtype(at::kByte));
 }
 
+void SafetensorsFile::release(const std::string& name) const {
+  const TensorInfo& entry = info(name);
+  file_->release(data(entry), entry.nbytes());
+}
+
 at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   const TensorInfo& entry = info(name);
   const size_t element_size = dtype_size(entry.dtype);
@@ -411,6 +416,9 @@ at::Tensor SafetensorsCheckpoint::tensor(const std::string& name) const {
 }
 at::Tensor SafetensorsCheckpoint::raw_bytes(const std::string& name) const {
   return file_of(name).raw_bytes(name);
+}
+void SafetensorsCheckpoint::release(const std::string& name) const {
+  file_of(name).release(name);
 }
 
 uint64_t SafetensorsCheckpoint::total_bytes() const {

@@ -129,10 +129,19 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
   DataFreeConvertSummary summary;
   summary.tag = quant::tag_name(tag);
   Progress progress("quantize", static_cast<int64_t>(order.size()), "tensors");
+  // Tensors read for the current output item; their mapped pages are dropped once it is written,
+  // so resident memory stays near one tensor (the page cache keeps the data).
+  std::vector<std::string> consumed;
   auto read = [&](const std::string& name) {
     SLIM_CHECK(checkpoint.contains(name), options.model_path, ": missing tensor ", name);
     summary.input_bytes += checkpoint.info(name).nbytes();
+    consumed.push_back(name);
     return checkpoint.tensor(name);
+  };
+  auto release_consumed = [&] {
+    for (const auto& name : consumed)
+      checkpoint.release(name);
+    consumed.clear();
   };
   for (const auto& expected : order) {
     if (expected.role == model::TensorRole::Bias && expected.layer >= 0) {
@@ -148,6 +157,7 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
         output.add_float(module + ".bias", read(module + ".bias"));
         ++summary.float_tensors;
       }
+      release_consumed();
       progress.advance();
       continue;
     }
@@ -157,6 +167,7 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     output.add_linear(quant::deploy_linear(module, weight, bias, pair.act, pair.weight,
                                            std::nullopt, model_dtype));
     ++summary.quantized_linears;
+    release_consumed();
     progress.advance();
   }
   // msModelSlim's saver clones tied weights so that both keys exist; compressed-tensors
@@ -175,6 +186,7 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
                  config.architecture);
     output.add_float(name, read(name));
     ++summary.float_tensors;
+    release_consumed();
   }
   progress.finish();
   summary.files = output.finish();

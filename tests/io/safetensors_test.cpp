@@ -97,6 +97,30 @@ TEST(SafetensorsReader, ZeroCopyViewPointsIntoTheMapping) {
   EXPECT_FLOAT_EQ(SafetensorsFile::open(path)->tensor("a")[0].item<float>(), 1.5f);
 }
 
+// release() drops the process's pages of a tensor spanning whole pages; reading it again faults
+// them back in from the file (so an in-place change made before the release is gone).
+TEST(SafetensorsReader, ReleasedTensorReadsBackFromTheFile) {
+  TempDir dir;
+  SafetensorsWriter writer(dir.path());
+  const at::Tensor big = at::arange(0, 1 << 16, at::kFloat);  // 256 KiB: many whole pages
+  writer.add("small", at::ones({3}));
+  writer.add("big", big);
+  writer.finish();
+  const auto checkpoint = SafetensorsCheckpoint::open(dir.path());
+  at::Tensor view = checkpoint.tensor("big");
+  ASSERT_TRUE(at::equal(view, big));
+  view.fill_(-1.0f);  // private (copy-on-write) pages
+  checkpoint.release("big");
+  checkpoint.release("small");  // smaller than a page: nothing to drop, no effect
+  const at::Tensor again = checkpoint.tensor("big");
+  // Whole pages inside the tensor came back from the file; the partial pages at its two ends
+  // were not dropped.
+  const int64_t differing = again.ne(big).sum().item<int64_t>();
+  EXPECT_LT(differing, 2 * 4096 / 4);
+  EXPECT_TRUE(at::equal(again.narrow(0, 2048, 1 << 15), big.narrow(0, 2048, 1 << 15)));
+  EXPECT_TRUE(at::equal(checkpoint.tensor("small"), at::ones({3})));
+}
+
 TEST(SafetensorsReader, MisalignedTensorIsCopiedCorrectly) {
   TempDir dir;
   SafetensorsWriter writer(dir.path());

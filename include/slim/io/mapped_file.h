@@ -20,6 +20,11 @@ class MappedFile {
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
   uint8_t* data() const { return data_; }
+  // Drops this process's pages of [pointer, pointer + length) (whole pages inside the range only):
+  // streaming readers call it once a tensor is consumed, so resident memory stays near one tensor
+  // while the page cache keeps the data. A view of those bytes read afterwards sees the file's
+  // contents again (in-place changes to it are lost): release only what nobody still uses.
+  void release(const uint8_t* pointer, uint64_t length) const;
 
  private:
   MappedFile() = default;

@@ -80,6 +80,9 @@ class SafetensorsFile {
   // The tensor's bytes as a 1-D uint8 view.
   at::Tensor raw_bytes(const std::string& name) const;
   const uint8_t* data(const TensorInfo& info) const { return data_start_ + info.begin; }
+  // Drops the process's mapped pages of the tensor (MappedFile::release): for streaming readers,
+  // once every view of it is done with.
+  void release(const std::string& name) const;
 
  private:
   SafetensorsFile() = default;
@@ -105,6 +108,8 @@ class SafetensorsCheckpoint {
   const TensorInfo& info(const std::string& name) const;
   at::Tensor tensor(const std::string& name) const;
   at::Tensor raw_bytes(const std::string& name) const;
+  // See SafetensorsFile::release.
+  void release(const std::string& name) const;
   const SafetensorsFile& file_of(const std::string& name) const;
   const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
   // The index file, when sharded ("" otherwise), and its "metadata" object.
