@@ -37,11 +37,14 @@ bool is_mx(QDtype dtype) {
 
 // NaN propagates through amin/amax and Inf is an extreme: two reductions, much faster than
 // isfinite().all() on bf16.
-void check_finite(const std::string& name, const at::Tensor& x) {
-  if (x.numel() == 0) return;
+bool finite_values(const at::Tensor& x) {
+  if (x.numel() == 0) return true;
   const at::Tensor v = x.scalar_type() == at::kHalf ? x.to(at::kFloat) : x;
-  SLIM_CHECK(std::isfinite(v.amin().item<double>()) && std::isfinite(v.amax().item<double>()),
-             "tensor ", quote(name), " contains NaN or Inf");
+  return std::isfinite(v.amin().item<double>()) && std::isfinite(v.amax().item<double>());
+}
+
+void check_finite(const std::string& name, const at::Tensor& x) {
+  SLIM_CHECK(finite_values(x), "tensor ", quote(name), " contains NaN or Inf");
 }
 
 void check_floating(const std::string& name, const at::Tensor& x) {
@@ -158,12 +161,53 @@ struct RoundF16 {
   static float in(c10::Half v) { return static_cast<float>(v); }
   static float r(float v) { return static_cast<float>(c10::Half(v)); }
 };
+inline float to_float_of(float v) {
+  return v;
+}
+inline float to_float_of(c10::BFloat16 v) {
+  return RoundBF16::in(v);
+}
+inline float to_float_of(c10::Half v) {
+  return static_cast<float>(v);
+}
 
 // Round half to even of |v| <= 2^22 with the fp32 adder (vectorizes, unlike std::nearbyint
 // without SSE4.1): v + 1.5·2^23 lands where the fp32 spacing is 1.
 inline float round_half_even(float v) {
   constexpr float kMagic = 12582912.0f;
   return (v + kMagic) - kMagic;
+}
+
+inline uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float float_of(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+// Clamp that vectorizes (GCC 12 does not if-convert std::min/max against constants); NaN passes.
+inline float clampf(float v, float lo, float hi) {
+  v = v > hi ? hi : v;
+  return v < lo ? lo : v;
+}
+// 2^k for k in the normal range [-126, 127], built from the exponent bits.
+inline float pow2f(int k) {
+  return float_of(static_cast<uint32_t>(k + 127) << 23);
+}
+// floor(log2 |v|) of a normal |v|, exactly; −127 for zero and subnormals; 128 for Inf/NaN.
+inline int floor_log2_bits(float v) {
+  return static_cast<int>((bits_of(v) >> 23) & 0xFF) - 127;
+}
+
+// Nearest E4M3 value of v in [−448, 448] (or NaN): quantum 2^(E−3) with
+// E = max(floor(log2|v|), −6), ties to even; the sign of zero kept.
+inline float e4m3_round(float v) {
+  const float a = std::fabs(v);
+  const int e = std::max(floor_log2_bits(a), -6);
+  return std::copysign(round_half_even(a * pow2f(3 - e)) * pow2f(e - 3), v);
 }
 
 // One group: codes of n values with one (scale, offset). Returns nonzero when `Check` and a value
@@ -173,8 +217,12 @@ int quantize_group(const T* src, int8_t* dst, int64_t n, float s, float o, float
   int bad = 0;
 #pragma omp simd reduction(| : bad)
   for (int64_t k = 0; k < n; ++k) {
-    const float xv = R::in(src[k]);
-    if constexpr (Check) bad |= static_cast<int>(!(std::fabs(xv) <= 3.4028234663852886e38f));
+    float xv = R::in(src[k]);
+    if constexpr (Check) {
+      const bool finite = std::fabs(xv) <= 3.4028234663852886e38f;
+      bad |= static_cast<int>(!finite);
+      xv = finite ? xv : 0.0f;  // keeps the conversion below defined; the caller throws
+    }
     // clamp(round(v), lo, hi) == round(clamp(v, lo, hi)) for integer bounds.
     const float v = std::min(std::max(R::r(R::r(xv / s) + o), lo), hi);
     dst[k] = static_cast<int8_t>(round_half_even(v));
@@ -257,6 +305,38 @@ bool quantize_weight_groups(const T* x, int64_t rows, int64_t cols, int64_t grou
   return finite.load();
 }
 
+// FP8 E4M3 weights per output channel in one pass per row: amax, scale = max(amax, tiny)/448
+// (tiny = 1e-12 in the arithmetic's dtype), codes = e4m3(clamp(x/scale, ±448)), each operation
+// rounded as calculate_qparam + quantize round it (`R`: the weight's dtype, fp32 for fp16).
+template <typename T, typename R>
+bool quantize_fp8_rows(const T* x, int64_t rows, int64_t cols, float tiny, float* codes,
+                       float* scales) {
+  std::atomic<bool> finite{true};
+  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / cols), [&](int64_t begin, int64_t end) {
+    int bad = 0;
+    for (int64_t r = begin; r < end; ++r) {
+      const T* src = x + r * cols;
+      float* dst = codes + r * cols;
+      float amax = 0.0f;
+#pragma omp simd reduction(max : amax) reduction(| : bad)
+      for (int64_t k = 0; k < cols; ++k) {
+        const float a = std::fabs(to_float_of(src[k]));
+        bad |= static_cast<int>(!(a <= 3.4028234663852886e38f));
+        amax = std::max(amax, a);
+      }
+      if (bad) break;  // the caller throws
+      const float scale = R::r(std::max(amax, tiny) / static_cast<float>(kE4M3Max));
+      scales[r] = scale;
+#pragma omp simd
+      for (int64_t k = 0; k < cols; ++k) {
+        dst[k] = e4m3_round(clampf(R::r(to_float_of(src[k]) / scale), -448.0f, 448.0f));
+      }
+    }
+    if (bad) finite = false;
+  });
+  return finite.load();
+}
+
 // The fused kernel's layout: params shaped like x but for the last dim, which holds one entry
 // per group (per-group) or a single one (per-row scopes); same floating dtype; CPU.
 bool fusable(const at::Tensor& x, const QParams& p) {
@@ -320,23 +400,23 @@ at::Tensor quantize_unchecked(const std::string& name, const at::Tensor& x, cons
   return quantize_generic(g, params, x.sizes());
 }
 
-// E4M3FN byte of an fp32 value on the grid; -1 when the value is not on the grid.
-int e4m3_byte(float v) {
-  const int sign = std::signbit(v) ? 0x80 : 0;
-  const float a = std::fabs(v);
-  if (a == 0.0f) return sign;
-  if (!(a <= 448.0f)) return -1;
-  if (a < 0x1p-6f) {
-    const float mant = a * 512.0f;  // subnormal: a = mant · 2^-9
-    if (mant != std::floor(mant)) return -1;
-    return sign | static_cast<int>(mant);
-  }
-  int ex = 0;
-  std::frexp(a, &ex);
-  const int e = ex - 1;                            // a in [2^e, 2^(e+1)), e in [-6, 8]
-  const float mant = std::ldexp(a, 3 - e) - 8.0f;  // 0..7 on the grid
-  if (mant != std::floor(mant)) return -1;
-  return sign | ((e + 7) << 3) | static_cast<int>(mant);
+// E4M3FN byte of an fp32 value in the low 8 bits; bit 8 is set when the value is not on the grid
+// (or beyond ±448, or not finite). Branch-free so that encoding loops vectorize.
+inline uint32_t e4m3_byte(float v) {
+  const uint32_t u = bits_of(v);
+  const uint32_t ua = u & 0x7FFFFFFFu;
+  const uint32_t sign = (u >> 24) & 0x80u;
+  // Normal E4M3 (|v| >= 2^-6): fp32 exponent field 121..135 -> 1..15, top 3 mantissa bits kept,
+  // the other 20 must be zero; |v| <= 448 (0x43E00000).
+  const bool normal = ua >= 0x3C800000u;
+  const uint32_t normal_byte = ((((ua >> 23) - 120u) << 3) | ((ua >> 20) & 7u)) & 0x7Fu;
+  const bool normal_ok = (ua & 0xFFFFFu) == 0 && ua <= 0x43E00000u;
+  // Subnormal E4M3 (and zero): |v| = m·2^-9 with m in 0..7.
+  const float m = (normal ? 0.0f : float_of(ua)) * 512.0f;  // in range for the conversion
+  const int32_t mi = static_cast<int32_t>(m);
+  const bool sub_ok = static_cast<float>(mi) == m;
+  const uint32_t bad = (normal ? normal_ok : sub_ok) ? 0u : 0x100u;
+  return bad | sign | (normal ? normal_byte : static_cast<uint32_t>(mi) & 7u);
 }
 
 std::array<float, 256> make_e4m3_table() {
@@ -358,6 +438,20 @@ std::array<float, 256> make_e4m3_table() {
 }
 
 constexpr std::array<float, 8> kE2M1Magnitudes = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+
+// E2M1 nibble of an fp32 value: index of |v| in kE2M1Magnitudes | signbit << 3; `ok` is false off
+// the grid. Branch-free.
+inline uint32_t e2m1_code(float v, bool& ok) {
+  const float a = std::fabs(v);
+  const float twice = (a <= 2.0f ? a : 0.0f) * 2.0f;  // in range for the conversion
+  const int32_t small = static_cast<int32_t>(twice);  // |v| <= 2: index = 2|v|
+  const uint32_t index =
+      a <= 2.0f ? static_cast<uint32_t>(small) : (a == 3.0f ? 5u : (a == 4.0f ? 6u : 7u));
+  const float decoded =
+      a <= 2.0f ? static_cast<float>(small) * 0.5f : (a == 3.0f ? 3.0f : (a == 4.0f ? 4.0f : 6.0f));
+  ok = decoded == a;
+  return index | ((bits_of(v) >> 28) & 8u);
+}
 
 }  // namespace
 
@@ -381,8 +475,8 @@ QParams calculate_qparam(const std::string& name, const at::Tensor& min, const a
   SLIM_CHECK(min.sizes() == max.sizes() && min.scalar_type() == max.scalar_type(), "tensor ",
              quote(name), ": min ", shape_of(min), " ", c10::toString(min.scalar_type()),
              " and max ", shape_of(max), " ", c10::toString(max.scalar_type()), " differ");
-  SLIM_CHECK(at::isfinite(min).all().item<bool>() && at::isfinite(max).all().item<bool>(),
-             "tensor ", quote(name), " contains NaN or Inf (its statistics are not finite)");
+  SLIM_CHECK(finite_values(min) && finite_values(max), "tensor ", quote(name),
+             " contains NaN or Inf (its statistics are not finite)");
   if (scheme.scope == QScope::PerGroup) {
     SLIM_CHECK(scheme.group_size > 0, "tensor ", quote(name),
                ": per_group needs a positive group_size, found ", scheme.group_size);
@@ -457,10 +551,19 @@ at::Tensor fake_quantize(const std::string& name, const at::Tensor& x, const QPa
 // ------------------------------------------------------------------ E4M3
 
 at::Tensor round_to_e4m3(const at::Tensor& x) {
-  const at::Tensor v = x.to(at::kFloat).clamp(-kE4M3Max, kE4M3Max);
-  // Quantum 2^(E−3) with E = max(floor(log2|v|), −6): 3 mantissa bits, subnormals below 2^-6.
-  const at::Tensor shift = at::clamp_min(floor_log2(v.abs()), -6) - 3;
-  return at::round(v.mul(pow2(shift.neg()))).mul(pow2(shift));
+  const at::Tensor in = x.to(at::kFloat).contiguous();
+  at::Tensor out = at::empty(in.sizes(), in.options());
+  const float* src = in.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, in.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      const float v = src[i];
+      // Saturate first (NaN passes through).
+      dst[i] = e4m3_round(clampf(v, -448.0f, 448.0f));
+    }
+  });
+  return out;
 }
 
 at::Tensor e4m3_to_bytes(const std::string& name, const at::Tensor& values) {
@@ -470,21 +573,24 @@ at::Tensor e4m3_to_bytes(const std::string& name, const at::Tensor& values) {
   at::Tensor out = at::empty(in.sizes(), at::kByte);
   const float* src = in.data_ptr<float>();
   uint8_t* dst = out.data_ptr<uint8_t>();
-  std::atomic<int64_t> bad{-1};
+  std::atomic<bool> any_bad{false};
   at::parallel_for(0, in.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    int bad = 0;
+    const float* from = src;  // locals, not the captured references: no aliasing with dst
+    uint8_t* to = dst;
+#pragma omp simd reduction(| : bad)
     for (int64_t i = begin; i < end; ++i) {
-      const int b = e4m3_byte(src[i]);
-      if (b < 0) {
-        int64_t expected = -1;
-        bad.compare_exchange_strong(expected, i);
-        return;
-      }
-      dst[i] = static_cast<uint8_t>(b);
+      const uint32_t b = e4m3_byte(from[i]);
+      to[i] = static_cast<uint8_t>(b);
+      bad |= static_cast<int>(b >> 8);
     }
+    if (bad) any_bad = true;
   });
-  if (bad.load() >= 0) {
-    SLIM_FAIL("tensor ", quote(name), ": element ", bad.load(), " = ", src[bad.load()],
-              " is not an E4M3 value (the grid within ±448)");
+  if (any_bad.load()) {
+    for (int64_t i = 0; i < in.numel(); ++i) {
+      SLIM_CHECK(e4m3_byte(src[i]) < 0x100u, "tensor ", quote(name), ": element ", i, " = ", src[i],
+                 " is not an E4M3 value (the grid within ±448)");
+    }
   }
   return out;
 }
@@ -526,46 +632,124 @@ at::Tensor mx_block_amax(const std::string& name, const at::Tensor& x) {
   shape.push_back(blocks);
   shape.push_back(kMxBlock);
   const at::Tensor amax = std::get<0>(a.reshape(shape).max(-1));
-  SLIM_CHECK(at::isfinite(amax).all().item<bool>(), "tensor ", quote(name), " contains NaN or Inf");
+  SLIM_CHECK(finite_values(amax), "tensor ", quote(name), " contains NaN or Inf");
   return amax;
 }
+
+namespace {
+
+inline float to_f32(float v) {
+  return v;
+}
+inline float to_f32(c10::BFloat16 v) {
+  return RoundBF16::in(v);
+}
+inline float to_f32(c10::Half v) {
+  return static_cast<float>(v);
+}
+
+// One row of MX blocks: exponents and element values exactly as mx_shared_exponents and the §4.4
+// element formulas say (numerics.h), in fp32. Returns nonzero on NaN/Inf.
+template <typename T>
+int mx_row(const T* x, int64_t cols, bool fp4, float* values, int32_t* exponents) {
+  int bad = 0;
+  for (int64_t start = 0, b = 0; start < cols; start += kMxBlock, ++b) {
+    const int64_t n = std::min<int64_t>(kMxBlock, cols - start);
+    const T* src = x + start;
+    float* dst = values + start;
+    float amax = 0.0f;
+#pragma omp simd reduction(max : amax) reduction(| : bad)
+    for (int64_t k = 0; k < n; ++k) {
+      const float a = std::fabs(to_f32(src[k]));
+      bad |= static_cast<int>(!(a <= 3.4028234663852886e38f));
+      amax = std::max(amax, a);
+    }
+    if (bad) return bad;  // the caller throws
+    if (!fp4) {
+      // e = floor(log2(amax)) − 8 (amax = 0 → 2^-126), at least −127.
+      const int e = amax < 0x1p-126f ? -127 : std::max(floor_log2_bits(amax) - 8, -127);
+      const float inv = pow2f(-e);
+#pragma omp simd
+      for (int64_t k = 0; k < n; ++k) {
+        const float xv = to_f32(src[k]);
+        const float y = xv == 0.0f ? 0.0f : xv * inv;
+        const float ay = std::fabs(y);
+        const int p = std::max(floor_log2_bits(ay), -6);
+        // floor(|a| + 0.5) by truncation (|a| < 16).
+        const float m = static_cast<float>(static_cast<int32_t>(ay * pow2f(3 - p) + 0.5f));
+        dst[k] = std::copysign(clampf(m * pow2f(p - 3), 0.0f, 448.0f), y);
+      }
+      exponents[b] = e;
+    } else {
+      int ex = 0;
+      std::frexp(static_cast<double>(amax) / 0.875 + 9.6e-7, &ex);
+      const int e = std::min(std::max(ex - 1 - 2, -129), 125);
+      const float step = std::ldexp(1.0f, e);
+      const bool zero = e < -127;
+#pragma omp simd
+      for (int64_t k = 0; k < n; ++k) {
+        const float xv = to_f32(src[k]);
+        const float y = std::fabs(xv) / step;
+        const int p = std::min(std::max(floor_log2_bits(y + 9.6e-7f), 0), 2);
+        const float m = static_cast<float>(static_cast<int32_t>(y * pow2f(1 - p) + 0.5f));
+        const float v = zero ? 0.0f : clampf(m * pow2f(p - 1), 0.0f, 6.0f);
+        dst[k] = xv < 0.0f ? -v : (xv > 0.0f ? v : 0.0f);  // sign(x)·v
+      }
+      exponents[b] = std::max(e, -127);
+    }
+  }
+  return bad;
+}
+
+template <typename T>
+bool mx_rows(const T* x, int64_t rows, int64_t cols, bool fp4, float* values, int32_t* exps) {
+  const int64_t blocks = (cols + kMxBlock - 1) / kMxBlock;
+  std::atomic<bool> finite{true};
+  at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / cols), [&](int64_t begin, int64_t end) {
+    int bad = 0;
+    for (int64_t r = begin; r < end; ++r) {
+      bad |= mx_row(x + r * cols, cols, fp4, values + r * cols, exps + r * blocks);
+    }
+    if (bad) finite = false;
+  });
+  return finite.load();
+}
+
+}  // namespace
 
 MxQuantized mx_quantize(const std::string& name, const at::Tensor& x, QDtype dtype) {
   SLIM_CHECK(is_mx(dtype), "tensor ", quote(name), ": mx_quantize needs mxfp8 or mxfp4, not ",
              qdtype_name(dtype));
-  const at::Tensor amax = mx_block_amax(name, x);  // [..., nb]
-  const int64_t n = x.size(-1);
-  const int64_t blocks = amax.size(-1);
-  at::Tensor xf = x.to(at::kFloat);
-  if (blocks * kMxBlock != n) xf = at::constant_pad_nd(xf, {0, blocks * kMxBlock - n}, 0);
-  std::vector<int64_t> block_shape(x.sizes().begin(), x.sizes().end() - 1);
-  block_shape.push_back(blocks);
-  block_shape.push_back(kMxBlock);
-  xf = xf.reshape(block_shape);
-  at::Tensor e = mx_shared_exponents(amax, dtype).unsqueeze(-1);  // [..., nb, 1]
-
-  at::Tensor values;
-  if (dtype == QDtype::MxFp8) {
-    // y = x / 2^e (zeros stay +0); private exponent p = max(floor(log2|y|), −6);
-    // y' = sign·floor(|y|/2^p·2^3 + 0.5)/2^3·2^p; clamp ±448.
-    const at::Tensor y = at::where(xf == 0, at::zeros({}, xf.options()), xf.mul(pow2(e.neg())));
-    const at::Tensor p = at::clamp_min(floor_log2(y.abs()), -6);
-    const at::Tensor a = y.mul(pow2(3 - p));
-    values = at::sign(a).mul(at::floor(a.abs().add(0.5))).mul(pow2(p - 3)).clamp(-448.0, 448.0);
-  } else {
-    // y = |x|/2^e; p = clip(floor(log2(y + 9.6e−7)), 0, 2); m = floor(y/2^p·2 + 0.5);
-    // v = clip(m/2·2^p, −6, 6); zero where e < −127; sign restored.
-    const at::Tensor y = xf.abs().div(pow2(e));
-    const at::Tensor p = at::clamp(floor_log2(y.add(9.6e-7)), 0, 2);
-    const at::Tensor m = at::floor(y.mul(pow2(1 - p)).add(0.5));
-    at::Tensor v = m.mul(pow2(p - 1)).clamp(-6.0, 6.0);
-    v = at::where(e < -127, at::zeros({}, v.options()), v);
-    values = at::sign(xf).mul(v);
-    e = at::clamp_min(e, -127);
+  check_floating(name, x);
+  SLIM_CHECK(x.dim() >= 1 && x.size(-1) > 0, "tensor ", quote(name), " of shape ", shape_of(x),
+             " has no elements along its last dim to form MX blocks");
+  const at::ScalarType t = x.scalar_type();
+  const at::Tensor in =
+      (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf ? x : x.to(at::kFloat)).contiguous();
+  const int64_t cols = x.size(-1);
+  const int64_t rows = x.numel() / cols;
+  const int64_t blocks = (cols + kMxBlock - 1) / kMxBlock;
+  at::Tensor values = at::empty(x.sizes(), at::kFloat);
+  std::vector<int64_t> exp_shape(x.sizes().begin(), x.sizes().end() - 1);
+  exp_shape.push_back(blocks);
+  at::Tensor exponents = at::empty(exp_shape, at::kInt);
+  const bool fp4 = dtype == QDtype::MxFp4;
+  float* v = values.data_ptr<float>();
+  int32_t* e = exponents.data_ptr<int32_t>();
+  bool finite = true;
+  switch (in.scalar_type()) {
+    case at::kBFloat16:
+      finite = mx_rows(in.data_ptr<c10::BFloat16>(), rows, cols, fp4, v, e);
+      break;
+    case at::kHalf:
+      finite = mx_rows(in.data_ptr<c10::Half>(), rows, cols, fp4, v, e);
+      break;
+    default:
+      finite = mx_rows(in.data_ptr<float>(), rows, cols, fp4, v, e);
+      break;
   }
-  values = values.reshape({-1, blocks * kMxBlock});
-  if (blocks * kMxBlock != n) values = values.narrow(1, 0, n);
-  return {values.reshape(x.sizes()).contiguous(), e.squeeze(-1).contiguous()};
+  SLIM_CHECK(finite, "tensor ", quote(name), " contains NaN or Inf");
+  return {values, exponents};
 }
 
 at::Tensor mx_dequantize(const at::Tensor& values, const at::Tensor& exponents,
@@ -641,28 +825,42 @@ at::Tensor pack_e2m1(const std::string& name, const at::Tensor& values) {
              ": E2M1 packing puts two values per byte along the input dim, which must be even, "
              "found ",
              in);
-  const at::Tensor a = values.abs();
-  // Index of |v| in {0, .5, 1, 1.5, 2, 3, 4, 6}.
-  at::Tensor index =
-      at::where(a <= 2, a.mul(2), at::where(a == 3, 5.0, at::where(a == 4, 6.0, 7.0)));
-  const at::Tensor decoded =
-      at::tensor(std::vector<float>(kE2M1Magnitudes.begin(), kE2M1Magnitudes.end()))
-          .index_select(0, index.clamp(0, 7).to(at::kLong).reshape({-1}))
-          .reshape(a.sizes());
-  if (!at::equal(decoded, a)) {
-    const at::Tensor bad = (decoded != a).nonzero()[0];
-    const int64_t r = bad[0].item<int64_t>();
-    const int64_t c = bad[1].item<int64_t>();
-    SLIM_FAIL("tensor ", quote(name), ": element [", r, ", ", c, "] = ", values[r][c].item<float>(),
-              " is not an E2M1 value (0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6)");
+  const at::Tensor in_values = values.contiguous();
+  const float* src = in_values.data_ptr<float>();
+  at::Tensor out = at::empty({values.size(0), in / 2}, at::kByte);
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  const int64_t pairs = values.numel() / 2;
+  std::atomic<bool> any_bad{false};
+  at::parallel_for(0, pairs, 1 << 15, [&](int64_t begin, int64_t end) {
+    // Nibble codes of a chunk first (a contiguous, vectorized loop), then the pairs.
+    constexpr int64_t kChunk = 2048;
+    uint8_t codes[2 * kChunk];
+    int bad = 0;
+    for (int64_t c0 = begin; c0 < end; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, end - c0);
+      const float* in_chunk = src + 2 * c0;
+#pragma omp simd reduction(| : bad)
+      for (int64_t i = 0; i < 2 * n; ++i) {
+        bool ok;
+        codes[i] = static_cast<uint8_t>(e2m1_code(in_chunk[i], ok));
+        bad |= static_cast<int>(!ok);
+      }
+      uint8_t* out_chunk = dst + c0;
+      for (int64_t k = 0; k < n; ++k) {
+        out_chunk[k] = static_cast<uint8_t>(codes[2 * k] | (codes[2 * k + 1] << 4));
+      }
+    }
+    if (bad) any_bad = true;
+  });
+  if (any_bad.load()) {
+    for (int64_t i = 0; i < values.numel(); ++i) {
+      bool ok;
+      e2m1_code(src[i], ok);
+      SLIM_CHECK(ok, "tensor ", quote(name), ": element [", i / in, ", ", i % in, "] = ", src[i],
+                 " is not an E2M1 value (0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6)");
+    }
   }
-  const at::Tensor codes =
-      index.to(at::kInt).bitwise_or(at::signbit(values).to(at::kInt).mul(8)).reshape({-1, 2});
-  return codes.select(1, 0)
-      .bitwise_or(codes.select(1, 1).mul(16))
-      .to(at::kByte)
-      .reshape({values.size(0), in / 2})
-      .contiguous();
+  return out;
 }
 
 at::Tensor unpack_e2m1(const at::Tensor& packed) {
@@ -728,6 +926,37 @@ bool quantize_weight_fused(const std::string& tensor, const at::Tensor& weight,
   return true;
 }
 
+// FP8 per-channel weights of fp32/bf16/fp16 in one pass; false for other dtypes (the ATen path).
+bool quantize_fp8_weight_fused(const std::string& tensor, const at::Tensor& weight,
+                               DeployedLinear& d) {
+  const at::ScalarType t = weight.scalar_type();
+  if (t != at::kFloat && t != at::kBFloat16 && t != at::kHalf) return false;
+  SLIM_CHECK(weight.numel() > 0, "weight ", quote(tensor), " is empty");
+  const int64_t rows = weight.size(0);
+  const int64_t cols = weight.size(1);
+  const at::Tensor w = weight.contiguous();
+  at::Tensor codes = at::empty({rows, cols}, at::kFloat);
+  at::Tensor scale = at::empty({rows, 1}, at::kFloat);
+  float* c = codes.data_ptr<float>();
+  float* sc = scale.data_ptr<float>();
+  bool finite = true;
+  if (t == at::kFloat) {
+    finite = quantize_fp8_rows<float, RoundF32>(w.data_ptr<float>(), rows, cols, 1e-12f, c, sc);
+  } else if (t == at::kBFloat16) {
+    const float tiny = static_cast<float>(c10::BFloat16(1e-12f));
+    finite = quantize_fp8_rows<c10::BFloat16, RoundBF16>(w.data_ptr<c10::BFloat16>(), rows, cols,
+                                                         tiny, c, sc);
+  } else {  // fp16: scales in fp32 (see calculate_qparam)
+    finite =
+        quantize_fp8_rows<c10::Half, RoundF32>(w.data_ptr<c10::Half>(), rows, cols, 1e-12f, c, sc);
+  }
+  SLIM_CHECK(finite, "tensor ", quote(tensor), " contains NaN or Inf");
+  d.weight_codes = std::move(codes);
+  d.weight_scale = std::move(scale);
+  d.weight_offset = at::zeros({rows, 1}, at::kFloat);
+  return true;
+}
+
 void check_weight(const std::string& tensor, const at::Tensor& weight) {
   check_floating(tensor, weight);
   SLIM_CHECK(weight.dim() == 2, "weight ", quote(tensor), " must be 2-D [out, in], found shape ",
@@ -783,6 +1012,9 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
       if (quantize_weight_fused(tensor, weight, weight_scheme, d)) break;
       [[fallthrough]];
     case QDtype::Fp8E4M3: {
+      if (weight_scheme.dtype == QDtype::Fp8E4M3 && quantize_fp8_weight_fused(tensor, weight, d)) {
+        break;
+      }
       const QParams params = weight_qparams(tensor, weight, weight_scheme);
       d.weight_codes = quantize_unchecked(tensor, weight, params);
       d.weight_scale = params.scale.to(at::kFloat).contiguous();

@@ -128,6 +128,16 @@ TEST(DeployLinear, FusedIntegerPathEqualsObserverPlusCalculateQparam) {
         }
       }
     }
+    // FP8 per channel takes a fused path too.
+    const QScheme f8 = scheme(QDtype::Fp8E4M3, QScope::PerChannel);
+    const at::Tensor weight = w.to(dtype);
+    const DeployedLinear d =
+        deploy_linear("m", weight, std::nullopt, scheme(QDtype::Fp8E4M3, QScope::PerToken), f8,
+                      std::nullopt, dtype);
+    const MinMax mm = weight_minmax_per_channel("m", weight);
+    const QParams p = calculate_qparam("m", mm.min, mm.max, f8);
+    EXPECT_TRUE(at::equal(d.weight_scale, p.scale.to(at::kFloat))) << c10::toString(dtype);
+    EXPECT_TRUE(at::equal(d.weight_codes, quantize("m", weight, p))) << c10::toString(dtype);
   }
 }
 

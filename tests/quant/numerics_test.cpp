@@ -408,6 +408,9 @@ void check_mx(const at::Tensor& x, QDtype dtype) {
   ASSERT_EQ(q.values.scalar_type(), at::kFloat);
   ASSERT_EQ(q.exponents.sizes(), (at::IntArrayRef{rows, blocks}));
   ASSERT_EQ(q.exponents.scalar_type(), at::kInt);
+  // The public exponent helpers agree with the fused kernel.
+  EXPECT_TRUE(
+      at::equal(mx_shared_exponents(mx_block_amax("x", x), dtype).clamp_min(-127), q.exponents));
   const auto xv = ref::values_of(x);
   const auto values = ref::values_of(q.values);
   const auto exps = ref::values_of(q.exponents);
