@@ -36,8 +36,9 @@ struct QParams {
 };
 
 // §4.1 (int8/int4) and §4.3 (fp8_e4m3: scale = max(amax, 1e-12) / 448, amax = max(−min, max)),
-// computed in the dtype of `min`. Throws naming `name` when min/max hold NaN or Inf, differ in
-// shape, or the scheme is not integer/fp8.
+// computed in the dtype of `min` (fp8 scales of fp16 statistics in fp32, where amax/448 cannot
+// underflow). Throws naming `name` when min/max hold NaN or Inf, differ in shape, or the scheme is
+// not integer/fp8.
 QParams calculate_qparam(const std::string& name, const at::Tensor& min, const at::Tensor& max,
                          const QScheme& scheme);
 
