@@ -311,7 +311,8 @@ const char* tag_name(DeployedTag tag) {
 std::optional<int> model_type_priority(DeployedTag tag) {
   // §7.8: FLOAT < W16A16S < W8A16 < W8A8_DYNAMIC < W8A8_MIX < W8A8 < WFP8AFP8_DYNAMIC <
   // W8A8_MXFP8 < W4A8_MXFP < W4A4_DYNAMIC < W4A4_MXFP4 (< W4A4_MXFP4_DUALSCALE < W4A4_MXFP4_SVD,
-  // which Slim does not produce).
+  // which Slim does not produce). W4A16, which V1 does not know, ranks just above W8A16, so that a
+  // weight-only int4 model is described as "W4A16" as msModelSlim V0 describes it.
   switch (tag) {
     case DeployedTag::Float:
       return 0;
@@ -319,24 +320,25 @@ std::optional<int> model_type_priority(DeployedTag tag) {
       return 1;
     case DeployedTag::W8A16:
       return 2;
-    case DeployedTag::W8A8Dynamic:
-      return 3;
-    case DeployedTag::W8A8Mix:
-      return 4;
-    case DeployedTag::W8A8:
-      return 5;
-    case DeployedTag::WFp8AFp8Dynamic:
-      return 6;
-    case DeployedTag::W8A8MxFp8:
-      return 7;
-    case DeployedTag::W4A8MxFp:
-      return 8;
-    case DeployedTag::W4A4Dynamic:
-      return 9;
-    case DeployedTag::W4A4MxFp4:
-      return 10;
-    case DeployedTag::W4A8Dynamic:
     case DeployedTag::W4A16:
+      return 3;
+    case DeployedTag::W8A8Dynamic:
+      return 4;
+    case DeployedTag::W8A8Mix:
+      return 5;
+    case DeployedTag::W8A8:
+      return 6;
+    case DeployedTag::WFp8AFp8Dynamic:
+      return 7;
+    case DeployedTag::W8A8MxFp8:
+      return 8;
+    case DeployedTag::W4A8MxFp:
+      return 9;
+    case DeployedTag::W4A4Dynamic:
+      return 10;
+    case DeployedTag::W4A4MxFp4:
+      return 11;
+    case DeployedTag::W4A8Dynamic:
       return std::nullopt;
   }
   SLIM_INTERNAL_ASSERT(false, "unknown DeployedTag ", static_cast<int>(tag));

@@ -70,6 +70,7 @@ TEST(QuantScheme, TagNames) {
 TEST(QuantScheme, ModelTypePriorityFollowsSection78) {
   const std::vector<DeployedTag> order = {
       DeployedTag::Float,           DeployedTag::W16A16S,   DeployedTag::W8A16,
+      DeployedTag::W4A16,  // Slim's: just above W8A16
       DeployedTag::W8A8Dynamic,     DeployedTag::W8A8Mix,   DeployedTag::W8A8,
       DeployedTag::WFp8AFp8Dynamic, DeployedTag::W8A8MxFp8, DeployedTag::W4A8MxFp,
       DeployedTag::W4A4Dynamic,     DeployedTag::W4A4MxFp4};
@@ -80,7 +81,6 @@ TEST(QuantScheme, ModelTypePriorityFollowsSection78) {
         << tag_name(order[i]) << " vs " << tag_name(order[i + 1]);
   }
   EXPECT_FALSE(model_type_priority(DeployedTag::W4A8Dynamic).has_value());
-  EXPECT_FALSE(model_type_priority(DeployedTag::W4A16).has_value());
 }
 
 TEST(QuantScheme, SelectsEveryPairOfSection26) {
