@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -105,6 +106,30 @@ Command run(const std::string& command) {
   return result;
 }
 
+// llama-perplexity's final estimate over `chunks` chunks of 256 (llama.cpp's protocol).
+// llama-perplexity logs through an asynchronous logger that may lose its last lines at exit (a
+// known llama.cpp issue: the logger is deliberately never destroyed), so a run whose output lacks
+// the final estimate is repeated, at most eight times (under a loaded machine three were seen to
+// lose it every time). Fails the test and returns nullopt when
+// there is none.
+std::optional<double> llama_perplexity(const std::string& bin, const std::string& gguf,
+                                       const std::string& text, int chunks) {
+  Command reference{-1, ""};
+  std::smatch match;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    reference = run(bin + "/llama-perplexity -m '" + gguf + "' -f '" + text +
+                    "' -c 256 -b 256 --chunks " + std::to_string(chunks) + " -t 2");
+    EXPECT_EQ(reference.exit_code, 0) << reference.output;
+    if (reference.exit_code != 0) return std::nullopt;
+    if (std::regex_search(reference.output, match,
+                          std::regex(R"(Final estimate: PPL = ([0-9.]+))"))) {
+      return std::stod(match[1]);
+    }
+  }
+  ADD_FAILURE() << "no final estimate in llama-perplexity's output:\n" << reference.output;
+  return std::nullopt;
+}
+
 class LlamaCppConformance : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(LlamaCppConformance, PerplexityAndTokensAgree) {
@@ -134,21 +159,9 @@ TEST_P(LlamaCppConformance, PerplexityAndTokensAgree) {
   ASSERT_EQ(converted.exit_code, 0) << converted.err;
 
   // Perplexity: llama.cpp's protocol on both sides, 8 chunks of 256.
-  // llama-perplexity logs through an asynchronous logger that may lose its last lines at exit
-  // (a known llama.cpp issue: the logger is deliberately never destroyed), so a run whose output
-  // lacks the final estimate is repeated, at most three times.
-  Command reference{-1, ""};
-  std::smatch match;
-  bool found = false;
-  for (int attempt = 0; attempt < 3 && !found; ++attempt) {
-    reference = run(bin + "/llama-perplexity -m '" + gguf + "' -f '" + dir.file("text.txt") +
-                    "' -c 256 -b 256 --chunks 8 -t 2");
-    ASSERT_EQ(reference.exit_code, 0) << reference.output;
-    found = std::regex_search(reference.output, match,
-                              std::regex(R"(Final estimate: PPL = ([0-9.]+))"));
-  }
-  ASSERT_TRUE(found) << reference.output;
-  const double llama_ppl = std::stod(match[1]);
+  const auto llama_perplexity_value = llama_perplexity(bin, gguf, dir.file("text.txt"), 8);
+  ASSERT_TRUE(llama_perplexity_value.has_value());
+  const double llama_ppl = *llama_perplexity_value;
   const auto ours = run_slim(
       "eval ppl --json --llama_cpp_protocol --seq_len 256 --max_chunks 8 "
       "--model_path '" +
@@ -296,18 +309,9 @@ TEST_P(LlamaCppFixtureConformance, HeldOutPerplexityAgrees) {
                                       "' --save_path '" + gguf + "'",
                                   dir.file("err"));
   ASSERT_EQ(converted.exit_code, 0) << converted.err;
-  Command reference{-1, ""};
-  std::smatch match;
-  bool found = false;
-  for (int attempt = 0; attempt < 3 && !found; ++attempt) {
-    reference = run(bin + "/llama-perplexity -m '" + gguf + "' -f '" + text +
-                    "' -c 256 -b 256 --chunks 8 -t 2");
-    ASSERT_EQ(reference.exit_code, 0) << reference.output;
-    found = std::regex_search(reference.output, match,
-                              std::regex(R"(Final estimate: PPL = ([0-9.]+))"));
-  }
-  ASSERT_TRUE(found) << reference.output;
-  const double llama_ppl = std::stod(match[1]);
+  const auto llama_perplexity_value = llama_perplexity(bin, gguf, text, 8);
+  ASSERT_TRUE(llama_perplexity_value.has_value());
+  const double llama_ppl = *llama_perplexity_value;
   const auto ours =
       run_slim("eval ppl --json --llama_cpp_protocol --seq_len 256 --max_chunks 8 --model_path '" +
                    model_dir + "' --dataset '" + text + "'",
