@@ -386,3 +386,17 @@ std::vector<std::string> save_ascendv1(const std::vector<AscendV1Item>& items,
 }
 
 }  // namespace slim::exporter
+
+namespace slim::exporter {
+
+// Every deployed form Slim produces has an Ascend V1 layout (§7.4, and W4A16: docs/formats.md).
+bool AscendV1Saver::supports(quant::DeployedTag) const {
+  return true;
+}
+
+// msModelSlim's saver clones tensors that share storage so that both keys exist (§7.1).
+bool AscendV1Saver::writes_tied_weights_twice() const {
+  return true;
+}
+
+}  // namespace slim::exporter

@@ -668,3 +668,26 @@ DeployedLinear CompressedTensorsReader::linear(const std::string& module) const 
 }
 
 }  // namespace slim::exporter
+
+namespace slim::exporter {
+
+bool CompressedTensorsSaver::supports(quant::DeployedTag tag) const {
+  switch (tag) {
+    case quant::DeployedTag::Float:
+    case quant::DeployedTag::W8A8:
+    case quant::DeployedTag::W8A8Dynamic:
+    case quant::DeployedTag::W8A16:
+    case quant::DeployedTag::W4A16:
+    case quant::DeployedTag::WFp8AFp8Dynamic:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Hugging Face layout: a tied lm_head is not stored (tie_word_embeddings says so).
+bool CompressedTensorsSaver::writes_tied_weights_twice() const {
+  return false;
+}
+
+}  // namespace slim::exporter

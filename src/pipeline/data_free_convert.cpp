@@ -10,8 +10,7 @@
 #include "slim/core/error.h"
 #include "slim/core/name_match.h"
 #include "slim/core/progress.h"
-#include "slim/export/ascendv1.h"
-#include "slim/export/compressed_tensors.h"
+#include "slim/export/quantized_saver.h"
 #include "slim/io/model_config.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/tensor_layout.h"
@@ -65,23 +64,10 @@ at::ScalarType model_dtype_of(const io::ModelConfig& config) {
   return at::kBFloat16;
 }
 
-// One saver interface over the two formats.
-struct Output {
-  std::function<void(const quant::DeployedLinear&)> add_linear;
-  std::function<void(const std::string&, const at::Tensor&)> add_float;
-  std::function<std::vector<std::string>()> finish;
-};
-
 }  // namespace
 
 DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) {
   const SchemePair pair = scheme_pair(options);
-  SLIM_CHECK(options.format == "ascendv1" || options.format == "compressed-tensors",
-             "--format: expected ascendv1 or compressed-tensors, found ", quote(options.format));
-  SLIM_CHECK(options.format == "ascendv1" || pair.weight.dtype == QDtype::Int8 ||
-                 pair.weight.dtype == QDtype::Int4 || pair.weight.dtype == QDtype::Fp8E4M3,
-             "--format compressed-tensors: Slim writes w8a16, w4a16 and wfp8 there; --scheme ",
-             options.scheme, " needs --format ascendv1");
   const io::ModelConfig config = io::load_model_config(options.model_path);
   const at::ScalarType model_dtype = model_dtype_of(config);
   const auto checkpoint = io::SafetensorsCheckpoint::open(options.model_path);
@@ -90,30 +76,14 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
   for (const auto& pattern : options.exclude)
     expand_braces(pattern);  // syntax errors first
 
-  std::unique_ptr<exporter::AscendV1Saver> ascend;
-  std::unique_ptr<exporter::CompressedTensorsSaver> compressed;
-  Output output;
-  if (options.format == "ascendv1") {
-    exporter::AscendV1SaveOptions save;
-    save.save_path = options.save_path;
-    save.overwrite = options.overwrite;
-    save.part_file_bytes = options.shard_bytes;
-    save.model_path = options.model_path;
-    ascend = std::make_unique<exporter::AscendV1Saver>(save);
-    output = {[&](const quant::DeployedLinear& l) { ascend->add_linear(l); },
-              [&](const std::string& n, const at::Tensor& t) { ascend->add_float(n, t); },
-              [&] { return ascend->finish(); }};
-  } else {
-    exporter::CompressedTensorsSaveOptions save;
-    save.save_path = options.save_path;
-    save.overwrite = options.overwrite;
-    save.max_shard_bytes = options.shard_bytes;
-    save.model_path = options.model_path;
-    compressed = std::make_unique<exporter::CompressedTensorsSaver>(save);
-    output = {[&](const quant::DeployedLinear& l) { compressed->add_linear(l); },
-              [&](const std::string& n, const at::Tensor& t) { compressed->add_float(n, t); },
-              [&] { return compressed->finish(); }};
-  }
+  exporter::QuantizedSaveOptions save;
+  save.save_path = options.save_path;
+  save.overwrite = options.overwrite;
+  save.shard_bytes = options.shard_bytes;
+  save.model_path = options.model_path;
+  const auto output = exporter::make_quantized_saver(options.format, save);
+  SLIM_CHECK(output->supports(tag), "--format ", options.format, " cannot hold ",
+             quant::tag_name(tag), " linears (--scheme ", options.scheme, ")");
 
   // Decoder layers first, in checkpoint-layout order (msModelSlim's encounter order: blocks, then
   // the modules outside them), then the global tensors and anything else the checkpoint holds.
@@ -151,10 +121,10 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     const bool linear_weight = expected.role == model::TensorRole::Linear && expected.layer >= 0;
     const std::string module = expected.name.substr(0, expected.name.size() - 7);  // ".weight"
     if (!linear_weight || name_matches_any(module, options.exclude)) {
-      output.add_float(expected.name, read(expected.name));
+      output->add_float(expected.name, read(expected.name));
       ++summary.float_tensors;
       if (linear_weight && checkpoint.contains(module + ".bias")) {
-        output.add_float(module + ".bias", read(module + ".bias"));
+        output->add_float(module + ".bias", read(module + ".bias"));
         ++summary.float_tensors;
       }
       release_consumed();
@@ -164,17 +134,15 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     std::optional<at::Tensor> bias;
     if (checkpoint.contains(module + ".bias")) bias = read(module + ".bias");
     const at::Tensor weight = read(expected.name);
-    output.add_linear(quant::deploy_linear(module, weight, bias, pair.act, pair.weight,
-                                           std::nullopt, model_dtype));
+    output->add_linear(quant::deploy_linear(module, weight, bias, pair.act, pair.weight,
+                                            std::nullopt, model_dtype));
     ++summary.quantized_linears;
     release_consumed();
     progress.advance();
   }
-  // msModelSlim's saver clones tied weights so that both keys exist; compressed-tensors
-  // directories stay tied, as Hugging Face writes them.
-  if (options.format == "ascendv1" && config.tie_word_embeddings &&
+  if (output->writes_tied_weights_twice() && config.tie_word_embeddings &&
       !checkpoint.contains("lm_head.weight")) {
-    output.add_float("lm_head.weight", checkpoint.tensor("model.embed_tokens.weight"));
+    output->add_float("lm_head.weight", checkpoint.tensor("model.embed_tokens.weight"));
     ++summary.float_tensors;
   }
   for (const auto& name : checkpoint.names()) {
@@ -184,12 +152,12 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     }
     spdlog::info("{}: not read by the {} architecture; copied unchanged", name,
                  config.architecture);
-    output.add_float(name, read(name));
+    output->add_float(name, read(name));
     ++summary.float_tensors;
     release_consumed();
   }
   progress.finish();
-  summary.files = output.finish();
+  summary.files = output->finish();
   return summary;
 }
 

@@ -155,9 +155,10 @@ TEST(DataFreeConvertErrors, NameWhatIsWrong) {
   options.asym = false;
   options.scheme = "mxfp4";
   options.format = "compressed-tensors";
-  EXPECT_ERROR_WITH(data_free_convert(options), "mxfp4", "--format ascendv1");
+  EXPECT_ERROR_WITH(data_free_convert(options), "compressed-tensors", "W4A4_MXFP4", "mxfp4");
   options.format = "gguf";
-  EXPECT_ERROR_WITH(data_free_convert(options), "ascendv1 or compressed-tensors");
+  EXPECT_ERROR_WITH(data_free_convert(options), "gguf", "ascendv1, compressed-tensors");
+  EXPECT_FALSE(fs::exists(dir.file("out")));  // refused before anything was written
   options.format = "ascendv1";
   options.exclude = {"model.layers.{0"};
   EXPECT_ERROR_WITH(data_free_convert(options), "model.layers.{0");

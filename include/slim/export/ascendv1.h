@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "slim/export/quantized_saver.h"
 #include "slim/quant/scheme.h"
 
 namespace slim::io {
@@ -60,19 +61,19 @@ struct AscendV1Tensor {
 // it (E4M3 / E2M1 grid values, integral zero-points, ...); errors name the linear and tensor.
 std::vector<AscendV1Tensor> ascendv1_tensors(const quant::DeployedLinear& linear);
 
-class AscendV1Saver {
+class AscendV1Saver : public QuantizedModelSaver {
  public:
   // Refuses a non-empty save_path unless overwrite (before anything is written).
   explicit AscendV1Saver(AscendV1SaveOptions options);
-  ~AscendV1Saver();
+  ~AscendV1Saver() override;
   AscendV1Saver(const AscendV1Saver&) = delete;
   AscendV1Saver& operator=(const AscendV1Saver&) = delete;
 
   // A linear in its deployed form. FLOAT and W16A16S linears write `P.weight` (and `P.bias`) as
   // given; every tag updates model_quant_type by the §7.8 priority.
-  void add_linear(const quant::DeployedLinear& linear);
+  void add_linear(const quant::DeployedLinear& linear) override;
   // A tensor written as-is with tag FLOAT (any parameter outside a quantized linear).
-  void add_float(const std::string& name, const at::Tensor& tensor);
+  void add_float(const std::string& name, const at::Tensor& tensor) override;
   // A tensor with another tag: "C8" (KV cache scale/offset: also sets kv_cache_type and
   // kv_quant_type to "C8"), "FAQuant" (FA3 per-head scale/offset: also sets fa_quant_type to
   // "FAKQuant"), or "FLOAT". Other tags are refused.
@@ -82,7 +83,9 @@ class AscendV1Saver {
 
   // Writes the shards and index, quant_model_description.json, the copied model files and the
   // extra files, then moves the directory into place. Returns the file names written (sorted).
-  std::vector<std::string> finish();
+  std::vector<std::string> finish() override;
+  bool supports(quant::DeployedTag tag) const override;
+  bool writes_tied_weights_twice() const override;
 
  private:
   struct State;

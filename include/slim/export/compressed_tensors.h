@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "slim/export/quantized_saver.h"
 #include "slim/quant/scheme.h"
 
 namespace slim::io {
@@ -61,18 +62,20 @@ std::vector<CompressedTensorsTensor> compressed_tensors_tensors(
     const quant::DeployedLinear& linear);
 nlohmann::json compressed_tensors_scheme(const quant::DeployedLinear& linear);
 
-class CompressedTensorsSaver {
+class CompressedTensorsSaver : public QuantizedModelSaver {
  public:
   explicit CompressedTensorsSaver(CompressedTensorsSaveOptions options);
-  ~CompressedTensorsSaver();
+  ~CompressedTensorsSaver() override;
   CompressedTensorsSaver(const CompressedTensorsSaver&) = delete;
   CompressedTensorsSaver& operator=(const CompressedTensorsSaver&) = delete;
 
-  void add_linear(const quant::DeployedLinear& linear);
-  void add_float(const std::string& name, const at::Tensor& tensor);
+  void add_linear(const quant::DeployedLinear& linear) override;
+  void add_float(const std::string& name, const at::Tensor& tensor) override;
   // Writes the shards (model.safetensors or model-0000i-of-0000N.safetensors + index), config.json
   // with quantization_config, the copied and extra files; returns the file names (sorted).
-  std::vector<std::string> finish();
+  std::vector<std::string> finish() override;
+  bool supports(quant::DeployedTag tag) const override;
+  bool writes_tied_weights_twice() const override;
   // The quantization_config that finish() writes (for inspection and tests).
   nlohmann::json quantization_config() const;
 
