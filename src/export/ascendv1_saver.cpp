@@ -353,19 +353,8 @@ std::vector<std::string> AscendV1Saver::finish() {
       detail::copy_file_with_mode(source, target, 0600);
     }
   }
-  for (const auto& [name, contents] : s.options.extra_files) {
-    SLIM_CHECK(!name.empty() && name[0] != '/' && name.find("..") == std::string::npos,
-               "ascendv1 saver: extra file name ", quote(name), " must be a relative path");
-    const fs::path path = fs::path(dir) / name;
-    fs::create_directories(path.parent_path());
-    detail::write_file_with_mode(path.string(), contents, 0600);
-  }
-
-  std::vector<std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), dir).string());
-  }
-  std::sort(files.begin(), files.end());
+  detail::write_extra_files(dir, s.options.extra_files, 0600, "ascendv1 saver");
+  std::vector<std::string> files = detail::files_under(dir);
   s.writer.reset();
   s.output.commit();
   return files;

@@ -361,20 +361,8 @@ std::vector<std::string> CompressedTensorsSaver::finish() {
   // compressed-tensors' update_config: json.dump(config, indent=2, sort_keys=True).
   detail::write_file_with_mode(dir + "/config.json", config.dump(2), 0644);
 
-  for (const auto& [name, contents] : s.options.extra_files) {
-    SLIM_CHECK(!name.empty() && name[0] != '/' && name.find("..") == std::string::npos,
-               "compressed-tensors saver: extra file name ", quote(name),
-               " must be a relative path");
-    const fs::path path = fs::path(dir) / name;
-    fs::create_directories(path.parent_path());
-    detail::write_file_with_mode(path.string(), contents, 0644);
-  }
-
-  std::vector<std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), dir).string());
-  }
-  std::sort(files.begin(), files.end());
+  detail::write_extra_files(dir, s.options.extra_files, 0644, "compressed-tensors saver");
+  std::vector<std::string> files = detail::files_under(dir);
   s.writer.reset();
   s.output.commit();
   return files;

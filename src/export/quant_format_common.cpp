@@ -12,6 +12,7 @@
 
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/io/model_config.h"
 
 namespace slim::exporter::detail {
 
@@ -173,19 +174,32 @@ void write_file_with_mode(const std::string& path, const std::string& contents, 
              ": chmod failed: ", std::strerror(errno));
 }
 
-std::optional<at::ScalarType> parse_torch_dtype_name(const std::string& name) {
-  if (name == "bfloat16") return at::kBFloat16;
-  if (name == "float16" || name == "half") return at::kHalf;
-  if (name == "float32" || name == "float") return at::kFloat;
-  return std::nullopt;
+void write_extra_files(const std::string& directory,
+                       const std::vector<std::pair<std::string, std::string>>& files, int mode,
+                       const std::string& who) {
+  for (const auto& [name, contents] : files) {
+    SLIM_CHECK(!name.empty() && name[0] != '/' && name.find("..") == std::string::npos, who,
+               ": extra file name ", quote(name), " must be a relative path");
+    const std::filesystem::path path = std::filesystem::path(directory) / name;
+    std::filesystem::create_directories(path.parent_path());
+    write_file_with_mode(path.string(), contents, mode);
+  }
+}
+
+std::vector<std::string> files_under(const std::string& directory) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(directory)) {
+    if (entry.is_regular_file())
+      files.push_back(std::filesystem::relative(entry.path(), directory).string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 std::optional<at::ScalarType> config_torch_dtype(const nlohmann::json& config) {
   for (const char* key : {"dtype", "torch_dtype"}) {
     if (config.is_object() && config.contains(key) && config[key].is_string()) {
-      std::string name = config[key].get<std::string>();
-      if (name.rfind("torch.", 0) == 0) name = name.substr(6);
-      return parse_torch_dtype_name(name);
+      return io::parse_torch_dtype_name(config[key].get<std::string>());
     }
   }
   return std::nullopt;

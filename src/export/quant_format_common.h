@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace slim::exporter::detail {
@@ -47,10 +48,15 @@ bool remove_quantization_config(nlohmann::ordered_json& config);
 void copy_file_with_mode(const std::string& source, const std::string& destination, int mode);
 // Writes `contents` to `path` with mode `mode`.
 void write_file_with_mode(const std::string& path, const std::string& contents, int mode);
+// Writes each (name relative to `directory`, contents) with mode `mode`; a name that is absolute or
+// climbs out ("..") is an error naming `who` (the saver).
+void write_extra_files(const std::string& directory,
+                       const std::vector<std::pair<std::string, std::string>>& files, int mode,
+                       const std::string& who);
+// Every regular file under `directory`, as relative paths, sorted (what a saver reports).
+std::vector<std::string> files_under(const std::string& directory);
 
 // config.json's "dtype" / "torch_dtype" as an ATen type, nullopt when absent or unknown.
 std::optional<at::ScalarType> config_torch_dtype(const nlohmann::json& config);
-// "bfloat16" / "float16" / "float32" names.
-std::optional<at::ScalarType> parse_torch_dtype_name(const std::string& name);
 
 }  // namespace slim::exporter::detail

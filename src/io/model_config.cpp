@@ -271,6 +271,28 @@ ModelConfig parse_model_config(const json& object, const std::string& source) {
   return config;
 }
 
+const char* torch_dtype_name(c10::ScalarType type) {
+  switch (type) {
+    case c10::kBFloat16:
+      return "bfloat16";
+    case c10::kHalf:
+      return "float16";
+    case c10::kFloat:
+      return "float32";
+    default:
+      SLIM_FAIL("config.json has no dtype name for ", c10::toString(type),
+                " (weights are bf16, fp16 or fp32)");
+  }
+}
+
+std::optional<c10::ScalarType> parse_torch_dtype_name(const std::string& spelled) {
+  const std::string name = spelled.rfind("torch.", 0) == 0 ? spelled.substr(6) : spelled;
+  if (name == "bfloat16") return c10::kBFloat16;
+  if (name == "float16" || name == "half") return c10::kHalf;
+  if (name == "float32" || name == "float") return c10::kFloat;
+  return std::nullopt;
+}
+
 ModelConfig load_model_config(const std::string& path) {
   const std::string file =
       fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;

@@ -17,19 +17,6 @@ namespace slim::model {
 
 namespace {
 
-const char* dtype_config_name(c10::ScalarType type) {
-  switch (type) {
-    case c10::kBFloat16:
-      return "bfloat16";
-    case c10::kHalf:
-      return "float16";
-    case c10::kFloat:
-      return "float32";
-    default:
-      SLIM_FAIL("random model: dtype ", c10::toString(type), " is not bf16, fp16 or fp32");
-  }
-}
-
 // Byte-level tokenizer: ids 0..255 are the bytes; BOS and EOS follow when the vocabulary has room.
 constexpr int64_t kFirstSpecialId = 256;
 
@@ -140,7 +127,7 @@ nlohmann::ordered_json config_json(const RandomModelOptions& options,
     config["bos_token_id"] = kFirstSpecialId;
     config["eos_token_id"] = kFirstSpecialId + 1;
   }
-  config["torch_dtype"] = dtype_config_name(options.dtype);
+  config["torch_dtype"] = io::torch_dtype_name(options.dtype);
   if (traits.attention_bias_key) config["attention_bias"] = false;
   if (traits.window_rule == WindowRule::WithFlag) config["use_sliding_window"] = false;
   if (std::string(traits.model_type) == "mistral") config["sliding_window"] = nullptr;

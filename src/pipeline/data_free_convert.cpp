@@ -57,19 +57,14 @@ SchemePair scheme_pair(const DataFreeConvertOptions& options) {
   return pair;
 }
 
-at::ScalarType model_dtype_of(const io::ModelConfig& config) {
-  const std::string dtype = config.raw.value("torch_dtype", config.raw.value("dtype", ""));
-  if (dtype == "float16") return at::kHalf;
-  if (dtype == "float32") return at::kFloat;
-  return at::kBFloat16;
-}
-
 }  // namespace
 
 DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) {
   const SchemePair pair = scheme_pair(options);
   const io::ModelConfig config = io::load_model_config(options.model_path);
-  const at::ScalarType model_dtype = model_dtype_of(config);
+  // Not bf16 changes W8A8's deq_scale encoding (spec §7.5); bf16 when config.json says nothing.
+  const at::ScalarType model_dtype =
+      io::parse_torch_dtype_name(config.dtype).value_or(at::kBFloat16);
   const auto checkpoint = io::SafetensorsCheckpoint::open(options.model_path);
   // Fails now, naming the valid pairs, rather than after the first layer.
   const quant::DeployedTag tag = quant::select_deployed_tag(pair.act, pair.weight);

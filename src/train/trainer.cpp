@@ -60,19 +60,6 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-const char* dtype_config_name(at::ScalarType type) {
-  switch (type) {
-    case at::kBFloat16:
-      return "bfloat16";
-    case at::kHalf:
-      return "float16";
-    case at::kFloat:
-      return "float32";
-    default:
-      SLIM_FAIL("cannot save weights as ", c10::toString(type), " (use bf16, fp16 or fp32)");
-  }
-}
-
 // ---------------------------------------------------------------- data
 
 // Every document of the training text, tokenized without special tokens and framed by BOS/EOS
@@ -238,7 +225,7 @@ void write_model_directory(const TrainOptions& options, const io::ModelConfig& c
   AtomicOutputDir output(options.save_path, options.overwrite);
   const fs::path directory = output.path();
   nlohmann::json config_json = config.raw;
-  config_json["torch_dtype"] = dtype_config_name(options.save_dtype);
+  config_json["torch_dtype"] = io::torch_dtype_name(options.save_dtype);
   write_file((directory / "config.json").string(), config_json.dump(2) + "\n");
   nlohmann::json generation = nlohmann::json::object();
   if (tokenizer.bos_id()) generation["bos_token_id"] = *tokenizer.bos_id();

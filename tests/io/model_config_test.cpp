@@ -934,3 +934,15 @@ TEST(ModelConfig, LlamaIgnoresSlidingWindowLikeTransformers) {
 }
 
 }  // namespace
+
+TEST(TorchDtypeNames, RoundTripAndTransformersSpellings) {
+  for (auto type : {c10::kBFloat16, c10::kHalf, c10::kFloat}) {
+    EXPECT_EQ(slim::io::parse_torch_dtype_name(slim::io::torch_dtype_name(type)), type);
+  }
+  EXPECT_EQ(slim::io::parse_torch_dtype_name("torch.bfloat16"), c10::kBFloat16);
+  EXPECT_EQ(slim::io::parse_torch_dtype_name("half"), c10::kHalf);
+  EXPECT_EQ(slim::io::parse_torch_dtype_name("float"), c10::kFloat);
+  EXPECT_FALSE(slim::io::parse_torch_dtype_name("int8").has_value());
+  EXPECT_FALSE(slim::io::parse_torch_dtype_name("").has_value());
+  EXPECT_THROW(slim::io::torch_dtype_name(c10::kDouble), slim::Error);
+}

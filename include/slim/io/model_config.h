@@ -1,6 +1,7 @@
 // config.json of a Hugging Face decoder checkpoint, parsed into a typed, validated structure.
 #pragma once
 
+#include <c10/core/ScalarType.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -66,6 +67,11 @@ struct ModelConfig {
   // Window size of layer k, or nullopt for full attention.
   std::optional<int64_t> window_of_layer(int64_t layer) const;
 };
+
+// config.json's weight dtype names: "bfloat16", "float16", "float32" (also "half", "float" and a
+// "torch." prefix when reading, as transformers accepts). The writer throws for other types.
+const char* torch_dtype_name(c10::ScalarType type);
+std::optional<c10::ScalarType> parse_torch_dtype_name(const std::string& name);
 
 // `json` is config.json's content; `source` names it in error messages.
 ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
