@@ -41,6 +41,18 @@ CommandRunner add_random_model_command(CLI::App& app) {
   command->add_option("--num_key_value_heads", m.num_key_value_heads)->capture_default_str();
   command->add_option("--head_dim", m.head_dim, "0: hidden_size / heads")->capture_default_str();
   command->add_flag("--tie_word_embeddings", m.tie_word_embeddings);
+  command->add_option("--num_experts", m.num_experts, "MoE families: routed experts")
+      ->capture_default_str();
+  command->add_option("--num_experts_per_tok", m.num_experts_per_tok)->capture_default_str();
+  command->add_option("--moe_intermediate_size", m.moe_intermediate_size)->capture_default_str();
+  command
+      ->add_option("--shared_expert_intermediate_size", m.shared_expert_intermediate_size,
+                   "Qwen2-MoE (0: no shared expert)")
+      ->capture_default_str();
+  command->add_option("--norm_topk_prob", m.norm_topk_prob, "Qwen-MoE: true|false")
+      ->capture_default_str();
+  command->add_option("--decoder_sparse_step", m.decoder_sparse_step)->capture_default_str();
+  command->add_option("--mlp_only_layers", m.mlp_only_layers, "Qwen-MoE: dense layers");
   command->add_option("--dtype", options->dtype, "bf16|fp16|fp32")->capture_default_str();
   command->add_option("--seed", m.seed)->capture_default_str();
   command

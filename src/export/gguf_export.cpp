@@ -8,7 +8,6 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "slim/core/error.h"
@@ -16,6 +15,8 @@
 #include "slim/core/progress.h"
 #include "slim/io/gguf_writer.h"
 #include "slim/io/safetensors.h"
+#include "slim/model/family.h"
+#include "slim/model/roles.h"
 #include "slim/model/tensor_layout.h"
 
 namespace slim::exporter {
@@ -25,32 +26,16 @@ using json = nlohmann::json;
 
 namespace {
 
-struct ExportArchitecture {
-  const char* hf_name;
-  const char* gguf_name;
-  bool permute_qk;      // llama: undo HF's rotate_half layout of q/k rows
-  bool vocab_size_key;  // LlamaModel writes <arch>.vocab_size and rope.dimension_count
-};
-
-// Mistral dense models are converted by the converter's LlamaModel, as `llama`.
-const ExportArchitecture kArchitectures[] = {
-    {"LlamaForCausalLM", "llama", true, true},
-    {"MistralForCausalLM", "llama", true, true},
-    {"Qwen2ForCausalLM", "qwen2", false, false},
-    {"Qwen3ForCausalLM", "qwen3", false, false},
-};
-
-const ExportArchitecture* find_export_architecture(const std::string& name) {
-  for (const auto& row : kArchitectures) {
-    if (name == row.hf_name) return &row;
-  }
-  return nullptr;
+// The families llama.cpp's converter writes (a GGUF architecture name in their traits row).
+const model::FamilySpec* find_export_family(const std::string& name) {
+  const model::FamilySpec* family = model::find_family(name);
+  return family != nullptr && family->traits.gguf.arch != nullptr ? family : nullptr;
 }
 
 std::string supported_text() {
   std::string text;
-  for (const auto& row : kArchitectures)
-    text += str(text.empty() ? "" : ", ", row.hf_name);
+  for (const auto* family : model::registered_families())
+    if (family->traits.gguf.arch) text += str(text.empty() ? "" : ", ", family->traits.name);
   return text;
 }
 
@@ -104,7 +89,10 @@ io::GgmlType tensor_type(const std::string& gguf_name, size_t dims, const OutTyp
     return gguf_name.size() >= suffix.size() &&
            gguf_name.compare(gguf_name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  if (dims <= 1 || ends_with("_norm.weight") || !ends_with(".weight")) return io::GgmlType::F32;
+  // The converter keeps MoE routers in f32 too (FFN_GATE_INP).
+  if (dims <= 1 || ends_with("_norm.weight") || !ends_with(".weight") ||
+      gguf_name.find(".ffn_gate_inp") != std::string::npos)
+    return io::GgmlType::F32;
   return outtype.type;
 }
 
@@ -116,6 +104,8 @@ std::string directory_name(const std::string& path) {
 
 struct PlannedTensor {
   std::string hf_name;  // empty for generated tensors (rope_freqs)
+  // Routed experts: llama.cpp stores one tensor [experts, out, in] per layer and role.
+  std::vector<std::string> stacked;
   std::string gguf_name;
   io::GgmlType type;
   std::vector<int64_t> shape;  // row-major
@@ -123,8 +113,8 @@ struct PlannedTensor {
 };
 
 void write_hyperparameters(io::GgufWriter& out, const io::ModelConfig& config,
-                           const ExportArchitecture& arch, const OutType& outtype) {
-  const std::string a = arch.gguf_name;
+                           const model::GgufTraits& arch, const OutType& outtype) {
+  const std::string a = arch.arch;
   const json& raw = config.raw;
   out.set_u32(a + ".block_count", static_cast<uint32_t>(config.num_hidden_layers));
   out.set_u32(a + ".context_length", static_cast<uint32_t>(config.max_position_embeddings));
@@ -132,6 +122,20 @@ void write_hyperparameters(io::GgufWriter& out, const io::ModelConfig& config,
   out.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(config.intermediate_size));
   out.set_u32(a + ".attention.head_count", static_cast<uint32_t>(config.num_attention_heads));
   out.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(config.num_key_value_heads));
+  if (config.moe) {
+    const io::MoeConfig& moe = *config.moe;
+    out.set_u32(a + ".expert_count", static_cast<uint32_t>(moe.num_experts));
+    out.set_u32(a + ".expert_used_count", static_cast<uint32_t>(moe.top_k));
+    // Qwen-MoE experts are narrower than the dense feed-forward; Mixtral's are the same width.
+    if (config.traits->moe.expert_intermediate_key != std::string("intermediate_size")) {
+      out.set_u32(a + ".expert_feed_forward_length",
+                  static_cast<uint32_t>(moe.expert_intermediate_size));
+    }
+    if (moe.shared_expert_intermediate_size > 0) {
+      out.set_u32(a + ".expert_shared_feed_forward_length",
+                  static_cast<uint32_t>(moe.shared_expert_intermediate_size));
+    }
+  }
 
   const json rope = rope_parameters(raw);
   const std::string rope_type = rope.value("rope_type", "");
@@ -197,38 +201,25 @@ void write_hyperparameters(io::GgufWriter& out, const io::ModelConfig& config,
 
 std::vector<std::string> gguf_export_architectures() {
   std::vector<std::string> names;
-  for (const auto& row : kArchitectures)
-    names.push_back(row.hf_name);
+  for (const auto* family : model::registered_families())
+    if (family->traits.gguf.arch) names.push_back(family->traits.name);
   return names;
 }
 
 std::optional<std::string> gguf_architecture_of(const std::string& hf_architecture) {
-  const auto* row = find_export_architecture(hf_architecture);
-  if (row == nullptr) return std::nullopt;
-  return std::string(row->gguf_name);
+  const auto* family = find_export_family(hf_architecture);
+  if (family == nullptr) return std::nullopt;
+  return std::string(family->traits.gguf.arch);
 }
 
 std::optional<std::string> gguf_tensor_name(const std::string& hf_name) {
-  static const std::map<std::string, std::string> globals = {
-      {"model.embed_tokens.weight", "token_embd.weight"},
-      {"model.norm.weight", "output_norm.weight"},
-      {"lm_head.weight", "output.weight"},
-  };
-  if (const auto it = globals.find(hf_name); it != globals.end()) return it->second;
-  static const std::regex layer(R"(model\.layers\.(\d+)\.(.+)\.(weight|bias))");
-  std::smatch match;
-  if (!std::regex_match(hf_name, match, layer)) return std::nullopt;
-  static const std::map<std::string, std::string> parts = {
-      {"input_layernorm", "attn_norm"},    {"post_attention_layernorm", "ffn_norm"},
-      {"self_attn.q_proj", "attn_q"},      {"self_attn.k_proj", "attn_k"},
-      {"self_attn.v_proj", "attn_v"},      {"self_attn.o_proj", "attn_output"},
-      {"self_attn.q_norm", "attn_q_norm"}, {"self_attn.k_norm", "attn_k_norm"},
-      {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
-      {"mlp.down_proj", "ffn_down"},
-  };
-  const auto part = parts.find(match[2].str());
-  if (part == parts.end()) return std::nullopt;
-  return str("blk.", match[1].str(), ".", part->second, ".", match[3].str());
+  const model::GlobalTensorNames& global = model::global_tensor_names();
+  if (hf_name == global.embedding) return std::string(global.gguf_embedding);
+  if (hf_name == global.final_norm) return std::string(global.gguf_final_norm);
+  if (hf_name == global.lm_head) return std::string(global.gguf_lm_head);
+  const auto role = model::role_of_name(hf_name);
+  if (!role) return std::nullopt;
+  return str("blk.", role->layer, ".", role->spec->gguf, ".", role->suffix);
 }
 
 at::Tensor permute_rope_rows(const at::Tensor& weight, int64_t heads) {
@@ -291,8 +282,8 @@ GgufExportResult export_gguf(const GgufExportOptions& options) {
   if (raw.is_object() && raw.contains("architectures") && raw["architectures"].is_array() &&
       !raw["architectures"].empty() && raw["architectures"][0].is_string())
     hf_arch = raw["architectures"][0].get<std::string>();
-  const ExportArchitecture* arch = find_export_architecture(hf_arch);
-  SLIM_CHECK(arch != nullptr, config_path.string(), ": architecture ", quote(hf_arch),
+  const model::FamilySpec* family = find_export_family(hf_arch);
+  SLIM_CHECK(family != nullptr, config_path.string(), ": architecture ", quote(hf_arch),
              " cannot be exported to GGUF; supported: ", supported_text());
   std::string outtype_name = options.outtype.empty() ? "auto" : options.outtype;
   if (outtype_name != "auto") find_outtype(outtype_name);  // validate early
@@ -310,11 +301,13 @@ GgufExportResult export_gguf(const GgufExportOptions& options) {
   const GgufVocab vocab = build_gguf_vocab(options.model_path, config, options.pre_tokenizer);
 
   // ---------------------------------------------------------------------- tensor plan
+  const model::GgufTraits* arch = &family->traits.gguf;
+  const model::GlobalTensorNames& global = model::global_tensor_names();
   std::vector<model::ExpectedTensor> expected = model::expected_tensors(config);
-  if (config.tie_word_embeddings && checkpoint.contains("lm_head.weight")) {
+  if (config.tie_word_embeddings && checkpoint.contains(global.lm_head)) {
     // The converter writes whatever the checkpoint holds.
     expected.push_back(
-        {"lm_head.weight", {config.vocab_size, config.hidden_size}, model::TensorRole::Head});
+        {global.lm_head, {config.vocab_size, config.hidden_size}, model::TensorRole::Head});
   }
   for (const auto& tensor : expected) {
     SLIM_CHECK(checkpoint.contains(tensor.name), options.model_path, ": tensor ",
@@ -361,29 +354,41 @@ GgufExportResult export_gguf(const GgufExportOptions& options) {
   std::vector<PlannedTensor> plan;
   const bool llama3_rope = config.rope_scaling.type == "llama3" && arch->permute_qk;
   if (llama3_rope) {
-    plan.push_back({"", "rope_freqs.weight", io::GgmlType::F32, {config.head_dim / 2}, 0});
+    plan.push_back({"", {}, "rope_freqs.weight", io::GgmlType::F32, {config.head_dim / 2}, 0});
   }
+  std::map<std::string, size_t> stacked_at;  // gguf name -> plan position
   for (const auto& tensor : expected) {
     const auto name = gguf_tensor_name(tensor.name);
     SLIM_INTERNAL_ASSERT(name.has_value(), "no GGUF name for ", tensor.name);
-    PlannedTensor planned{tensor.name, *name, tensor_type(*name, tensor.shape.size(), outtype),
-                          tensor.shape, 0};
-    if (arch->permute_qk) {
-      if (tensor.name.find(".self_attn.q_proj.") != std::string::npos)
+    if (tensor.expert >= 0) {
+      // Expert e of a stacked tensor: the experts come in index order.
+      const auto [at, fresh] = stacked_at.emplace(*name, plan.size());
+      if (fresh) {
+        std::vector<int64_t> shape = {config.moe->num_experts};
+        shape.insert(shape.end(), tensor.shape.begin(), tensor.shape.end());
+        plan.push_back({"", {}, *name, tensor_type(*name, shape.size(), outtype), shape, 0});
+      }
+      plan[at->second].stacked.push_back(tensor.name);
+      continue;
+    }
+    PlannedTensor planned{tensor.name, {}, *name,
+                          tensor_type(*name, tensor.shape.size(), outtype), tensor.shape, 0};
+    if (arch->permute_qk && tensor.spec != nullptr) {
+      if (tensor.spec->role == std::string(model::roles::kQ))
         planned.permute_heads = config.num_attention_heads;
-      if (tensor.name.find(".self_attn.k_proj.") != std::string::npos)
+      if (tensor.spec->role == std::string(model::roles::kK))
         planned.permute_heads = config.num_key_value_heads;
     }
     plan.push_back(std::move(planned));
   }
-  if (std::string(arch->gguf_name) == "qwen3" && config.has_o_bias()) {
+  if (std::string(arch->arch) == "qwen3" && config.has_o_bias()) {
     spdlog::warn(
         "gguf: llama.cpp's qwen3 architecture has no attn_output bias; llama.cpp will "
         "refuse the extra tensors");
   }
 
   // ------------------------------------------------------------------------ header
-  out.set_string("general.architecture", arch->gguf_name);
+  out.set_string("general.architecture", arch->arch);
   out.set_string("general.type", "model");
   out.set_string("general.name",
                  options.name.empty() ? directory_name(options.model_path) : options.name);
@@ -392,7 +397,7 @@ GgufExportResult export_gguf(const GgufExportOptions& options) {
   for (const auto& tensor : plan)
     out.add_tensor_info(tensor.gguf_name, tensor.type, tensor.shape);
   spdlog::info("gguf: {} -> {} (architecture {}, {}, tokenizer {} {}{})", options.model_path,
-               options.save_path, arch->gguf_name, outtype.name, vocab.model,
+               options.save_path, arch->arch, outtype.name, vocab.model,
                vocab.pre ? "pre " + *vocab.pre : "no pre",
                vocab.pre_reason.empty() ? "" : ": " + vocab.pre_reason);
   out.write_header();
@@ -402,7 +407,12 @@ GgufExportResult export_gguf(const GgufExportOptions& options) {
   Progress progress("gguf", static_cast<int64_t>(plan.size()), "tensors");
   for (const auto& tensor : plan) {
     at::Tensor data;
-    if (tensor.hf_name.empty()) {
+    if (!tensor.stacked.empty()) {
+      std::vector<at::Tensor> experts;
+      for (const auto& name : tensor.stacked)
+        experts.push_back(checkpoint.tensor(name));
+      data = at::stack(experts);
+    } else if (tensor.hf_name.empty()) {
       const std::vector<float> factors = llama3_rope_factors(config);
       data = at::tensor(factors, at::kFloat);
     } else {
@@ -417,7 +427,7 @@ GgufExportResult export_gguf(const GgufExportOptions& options) {
   out.finish();
 
   result.path = options.save_path;
-  result.architecture = arch->gguf_name;
+  result.architecture = arch->arch;
   result.outtype = outtype.name;
   result.tokenizer_model = vocab.model;
   result.pre_tokenizer = vocab.pre.value_or("");

@@ -22,6 +22,7 @@
 #include "slim/io/model_config.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/architecture.h"
+#include "slim/model/family.h"
 #include "slim/model/tensor_layout.h"
 
 namespace slim::exporter {
@@ -50,16 +51,6 @@ std::string supported_gguf_architectures() {
     text += (text.empty() ? "" : ", ") + std::string(row.gguf);
   return text;
 }
-
-// Per-layer tensor names: GGUF's blk.N.<key> -> model.layers.N.<value>.
-const std::pair<const char*, const char*> kLayerTensors[] = {
-    {"attn_norm", "input_layernorm"},    {"attn_q", "self_attn.q_proj"},
-    {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},
-    {"attn_output", "self_attn.o_proj"}, {"attn_q_norm", "self_attn.q_norm"},
-    {"attn_k_norm", "self_attn.k_norm"}, {"ffn_norm", "post_attention_layernorm"},
-    {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
-    {"ffn_down", "mlp.down_proj"},
-};
 
 // Tensors llama.cpp adds that have no Hugging Face counterpart: llama3 rope factors (turned back
 // into rope_scaling below).
@@ -375,40 +366,24 @@ at::Tensor unpermute_qk(const at::Tensor& tensor, int64_t heads, const std::stri
   return tensor.reshape(shape).transpose(1, 2).reshape(tensor.sizes()).contiguous();
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
-std::string layer_suffix(const std::string& rest, const std::string& gguf_key,
-                         const std::string& hf_key) {
-  // rest is "<key>.weight" or "<key>.bias".
-  for (const char* kind : {".weight", ".bias"}) {
-    if (rest == gguf_key + kind) return hf_key + kind;
-  }
-  return "";
-}
-
 }  // namespace
 
 std::string hf_tensor_name(const std::string& gguf_name) {
-  if (gguf_name == "token_embd.weight") return "model.embed_tokens.weight";
-  if (gguf_name == "output_norm.weight") return "model.norm.weight";
-  if (gguf_name == "output.weight") return "lm_head.weight";
+  const model::GlobalTensorNames& global = model::global_tensor_names();
+  if (gguf_name == global.gguf_embedding) return global.embedding;
+  if (gguf_name == global.gguf_final_norm) return global.final_norm;
+  if (gguf_name == global.gguf_lm_head) return global.lm_head;
   const std::string prefix = "blk.";
   if (gguf_name.compare(0, prefix.size(), prefix) != 0) return "";
   const size_t dot = gguf_name.find('.', prefix.size());
   if (dot == std::string::npos || dot == prefix.size()) return "";
   const std::string layer = gguf_name.substr(prefix.size(), dot - prefix.size());
-  if (!std::all_of(layer.begin(), layer.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return "";
   if (layer.size() > 1 && layer[0] == '0') return "";
-  const std::string rest = gguf_name.substr(dot + 1);
-  for (const auto& [gguf_key, hf_key] : kLayerTensors) {
-    const std::string suffix = layer_suffix(rest, gguf_key, hf_key);
-    if (!suffix.empty()) return "model.layers." + layer + "." + suffix;
+  // The dense architectures this import reads share their per-layer names (the role tables);
+  // qwen3 adds the per-head norms.
+  for (const char* arch : {"llama", "qwen2", "qwen3"}) {
+    const std::string name = model::hf_name_of_gguf(arch, gguf_name);
+    if (!name.empty()) return name;
   }
   return "";
 }
@@ -480,9 +455,9 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
     const io::GgufTensorInfo& info = *by_hf_name.at(tensor.name);
     at::Tensor value = io::dequantize_gguf_tensor(*gguf, info, options.dtype);
     SLIM_CHECK(value.sizes().vec() == tensor.shape, path, ": tensor ", quote(info.name),
-               " has shape ", shape_text(info.dims), " (ggml order), i.e. ",
-               shape_text(value.sizes().vec()), " for ", quote(tensor.name),
-               ", but the configuration needs ", shape_text(tensor.shape));
+               " has shape ", model::shape_text(info.dims), " (ggml order), i.e. ",
+               model::shape_text(value.sizes().vec()), " for ", quote(tensor.name),
+               ", but the configuration needs ", model::shape_text(tensor.shape));
     if (row.permuted_qk) {
       const std::string& n = info.name;
       const auto ends_with = [&](const std::string& suffix) {

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/model/architecture.h"
 
 namespace slim::io {
 
@@ -136,6 +138,43 @@ std::vector<int64_t> parse_token_ids(const json& value, const std::string& where
   return ids;
 }
 
+MoeConfig parse_moe(const json& object, const ConfigReader& reader, const ModelConfig& config) {
+  const model::MoeTraits& traits = config.traits->moe;
+  MoeConfig moe;
+  moe.num_experts = reader.positive_int(traits.experts_key, traits.default_experts);
+  moe.top_k = reader.positive_int("num_experts_per_tok", traits.default_top_k);
+  SLIM_CHECK(moe.top_k <= moe.num_experts, reader.where("num_experts_per_tok"), " (", moe.top_k,
+             ") exceeds ", traits.experts_key, " (", moe.num_experts, ")");
+  moe.expert_intermediate_size =
+      reader.positive_int(traits.expert_intermediate_key, traits.default_expert_intermediate);
+  if (traits.shared_intermediate_key) {
+    // 0 is how a config says "no shared expert".
+    const auto shared = reader.optional_int(traits.shared_intermediate_key);
+    moe.shared_expert_intermediate_size = shared.value_or(traits.default_shared_intermediate);
+    SLIM_CHECK(moe.shared_expert_intermediate_size >= 0,
+               reader.where(traits.shared_intermediate_key), " must not be negative");
+  }
+  moe.norm_top_k = traits.top_k_norm == model::TopKNorm::Always ||
+                   reader.boolean("norm_topk_prob", false);
+  if (traits.sparse_step_keys) {
+    moe.decoder_sparse_step = reader.positive_int("decoder_sparse_step", 1);
+    if (reader.has("mlp_only_layers")) {
+      const json& layers = object.at("mlp_only_layers");
+      SLIM_CHECK(layers.is_array(), reader.where("mlp_only_layers"),
+                 " must be a list of layer indices, found ", layers.dump());
+      for (const auto& layer : layers) {
+        SLIM_CHECK(layer.is_number_integer() && layer.get<int64_t>() >= 0 &&
+                       layer.get<int64_t>() < config.num_hidden_layers,
+                   reader.where("mlp_only_layers"), ": ", layer.dump(),
+                   " is not a layer index below num_hidden_layers (", config.num_hidden_layers,
+                   ")");
+        moe.mlp_only_layers.push_back(layer.get<int64_t>());
+      }
+    }
+  }
+  return moe;
+}
+
 void validate_geometry(const ModelConfig& config, const ConfigReader& reader) {
   SLIM_CHECK(config.num_attention_heads % config.num_key_value_heads == 0, config.source,
              ": num_attention_heads (", config.num_attention_heads,
@@ -159,6 +198,18 @@ void validate_geometry(const ModelConfig& config, const ConfigReader& reader) {
 
 bool ModelConfig::has_qkv_bias() const {
   return traits->qkv_bias_always || (attention_bias && traits->attention_bias_key);
+}
+
+bool ModelConfig::has_o_bias() const { return attention_bias && traits->attention_bias_key; }
+bool ModelConfig::has_mlp_bias() const { return mlp_bias && traits->mlp_bias_key; }
+bool ModelConfig::has_qk_norm() const { return traits->qk_norm; }
+
+bool ModelConfig::is_moe_layer(int64_t layer) const {
+  if (!moe) return false;
+  if (std::find(moe->mlp_only_layers.begin(), moe->mlp_only_layers.end(), layer) !=
+      moe->mlp_only_layers.end())
+    return false;
+  return moe->num_experts > 0 && (layer + 1) % moe->decoder_sparse_step == 0;
 }
 
 std::optional<int64_t> ModelConfig::window_of_layer(int64_t layer) const {
@@ -267,6 +318,7 @@ ModelConfig parse_model_config(const json& object, const std::string& source) {
   if (object.contains("eos_token_id")) {
     config.eos_token_ids = parse_token_ids(object.at("eos_token_id"), reader.where("eos_token_id"));
   }
+  if (traits.moe.experts_key != nullptr) config.moe = parse_moe(object, reader, config);
   validate_geometry(config, reader);
   return config;
 }

@@ -3,24 +3,13 @@
 #include <ATen/ATen.h>
 
 #include "slim/core/error.h"
+#include "slim/model/deployed_computation.h"
 #include "slim/model/tensor_layout.h"
 
 namespace slim::model {
 
-namespace {
-
-std::string shape_text(at::IntArrayRef shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
-}  // namespace
-
 void CausalLM::init_runtime(RuntimeOptions options) {
-  family_ = find_family(config_.architecture);
-  SLIM_INTERNAL_ASSERT(family_ != nullptr, "parsed config without a family");
+  family_ = &family_of(config_);
   SLIM_CHECK(options.compute_dtype == at::kFloat || options.compute_dtype == at::kBFloat16 ||
                  options.compute_dtype == at::kHalf || options.compute_dtype == at::kDouble,
              "compute dtype must be fp32, bf16, fp16 or fp64");
@@ -29,18 +18,26 @@ void CausalLM::init_runtime(RuntimeOptions options) {
 }
 
 std::unique_ptr<CausalLM> CausalLM::open(const std::string& model_path, RuntimeOptions options) {
+  return from_source(open_weight_source(model_path), options);
+}
+
+std::unique_ptr<CausalLM> CausalLM::from_source(std::unique_ptr<WeightSource> source,
+                                                RuntimeOptions options) {
   std::unique_ptr<CausalLM> model(new CausalLM());
-  model->config_ = io::load_model_config(model_path);
+  model->config_ = source->config();
+  model->source_ = std::move(source);
   model->init_runtime(options);
-  model->checkpoint_ = io::SafetensorsCheckpoint::open(model_path);
   // Check the global tensors now: a wrong vocabulary size should fail before any work.
+  const WeightSource& weights = *model->source_;
   for (const auto& expected : expected_tensors(model->config_)) {
     if (expected.layer >= 0) continue;
-    SLIM_CHECK(model->checkpoint_.contains(expected.name), model_path, ": missing tensor ",
-               expected.name, " (expected shape ", shape_text(expected.shape), ")");
-    const auto& info = model->checkpoint_.info(expected.name);
-    SLIM_CHECK(info.shape == expected.shape, model_path, ": tensor ", expected.name, " has shape ",
-               shape_text(info.shape), ", config.json implies ", shape_text(expected.shape));
+    if (expected.role == TensorRole::Head && weights.deployed_linear(expected.module)) continue;
+    const auto shape = weights.float_shape(expected.name);
+    SLIM_CHECK(shape.has_value(), weights.describe(), ": missing tensor ", expected.name,
+               " (expected shape ", shape_text(expected.shape), ")");
+    SLIM_CHECK(*shape == expected.shape, weights.describe(), ": tensor ", expected.name,
+               " has shape ", shape_text(*shape), ", config.json implies ",
+               shape_text(expected.shape));
   }
   return model;
 }
@@ -49,78 +46,74 @@ std::unique_ptr<CausalLM> CausalLM::from_tensors(io::ModelConfig config,
                                                  std::map<std::string, at::Tensor> tensors,
                                                  RuntimeOptions options) {
   std::unique_ptr<CausalLM> model(new CausalLM());
-  model->config_ = std::move(config);
+  model->config_ = config;
+  model->source_ = memory_weight_source(std::move(config), std::move(tensors));
   model->init_runtime(options);
   model->in_memory_ = true;
-  model->memory_ = std::move(tensors);
   for (const auto& expected : expected_tensors(model->config_))
-    model->source(expected.name, expected.shape);
+    model->stored(expected.name, expected.shape);
   return model;
 }
 
-at::Tensor CausalLM::source(const std::string& name, const std::vector<int64_t>& shape) const {
-  if (in_memory_) {
-    const auto found = memory_.find(name);
-    SLIM_CHECK(found != memory_.end(), "missing tensor ", name, " (expected shape ",
-               shape_text(shape), ")");
-    SLIM_CHECK(found->second.sizes().vec() == shape, "tensor ", name, " has shape ",
-               shape_text(found->second.sizes()), ", expected ", shape_text(shape));
-    SLIM_CHECK(at::isFloatingType(found->second.scalar_type()), "tensor ", name,
-               " is not floating point");
-    return found->second;
-  }
-  SLIM_CHECK(checkpoint_.contains(name), "missing tensor ", name, " (expected shape ",
-             shape_text(shape), ")");
-  const auto& info = checkpoint_.info(name);
-  SLIM_CHECK(info.shape == shape, "tensor ", name, " has shape ", shape_text(info.shape),
-             ", expected ", shape_text(shape));
-  SLIM_CHECK(io::dtype_scalar_type(info.dtype).has_value() &&
-                 at::isFloatingType(*io::dtype_scalar_type(info.dtype)),
-             "tensor ", name, " has dtype ", io::dtype_name(info.dtype),
-             "; the runtime reads F32, F16 or BF16 weights");
-  return checkpoint_.tensor(name);
+at::Tensor CausalLM::stored(const std::string& name, const std::vector<int64_t>& shape) const {
+  const auto found = source_->float_shape(name);
+  SLIM_CHECK(found.has_value(), source_->describe(), ": missing tensor ", name,
+             " (expected shape ", shape_text(shape), ")");
+  SLIM_CHECK(*found == shape, source_->describe(), ": tensor ", name, " has shape ",
+             shape_text(*found), ", expected ", shape_text(shape));
+  return source_->float_tensor(name);
 }
 
-at::Tensor CausalLM::materialize(const std::string& name, const std::vector<int64_t>& shape) const {
-  const at::Tensor stored = source(name, shape);
+at::Tensor CausalLM::materialize(const std::string& name, const std::vector<int64_t>& shape,
+                                 bool keep_stored_dtype) const {
+  const at::Tensor tensor = stored(name, shape);
+  const at::ScalarType dtype = keep_stored_dtype ? tensor.scalar_type() : options_.compute_dtype;
   // In memory: no copy, so gradients and in-place updates reach the stored tensor. Mapped: a copy,
   // since the mapping is read-only and may go away.
-  return stored.to(options_.device, options_.compute_dtype, /*non_blocking=*/false,
-                   /*copy=*/!in_memory_);
+  return tensor.to(options_.device, dtype, /*non_blocking=*/false, /*copy=*/!in_memory_);
 }
 
-DecoderLayer CausalLM::load_layer(int64_t index) const {
+DecoderLayer CausalLM::load_layer(int64_t index, bool keep_stored_dtype) const {
   SLIM_CHECK(index >= 0 && index < config_.num_hidden_layers, "layer ", index,
              " does not exist (the model has ", config_.num_hidden_layers, ")");
   if (!resident_.empty()) return resident_[index];
-  DecoderLayer layer;
-  layer.index = index;
-  layer.prefix = "model.layers." + std::to_string(index) + ".";
-  std::map<std::string, at::Tensor> tensors;
-  for (const auto& expected : expected_layer_tensors(config_, index)) {
-    tensors[expected.name] = materialize(expected.name, expected.shape);
+  std::vector<Linear> linears;
+  std::vector<LayerNorm> norms;
+  std::vector<std::string> read;
+  for (const LayerModule& module : layer_modules(config_, index)) {
+    const std::string role = module.spec->role;
+    if (!module.is_linear()) {
+      norms.push_back({role, module.name,
+                       materialize(module.weight_name(), module.shape, keep_stored_dtype)});
+      read.push_back(module.weight_name());
+      continue;
+    }
+    std::optional<at::Tensor> bias;
+    if (module.has_bias) {
+      bias = materialize(module.bias_name(), {module.shape[0]}, keep_stored_dtype);
+      read.push_back(module.bias_name());
+    }
+    if (auto record = source_->deployed_linear(module.name)) {
+      SLIM_CHECK(record->out_features() == module.shape[0] &&
+                     record->in_features() == module.shape[1],
+                 source_->describe(), ": quantized linear ", module.name, " is [",
+                 record->out_features(), ", ", record->in_features(), "], config.json implies ",
+                 shape_text(module.shape));
+      Linear linear(module.name, module.shape[0], module.shape[1],
+                    deployed_computation(std::move(*record), options_.device), role,
+                    module.expert);
+      linear.set_bias(bias);
+      linears.push_back(std::move(linear));
+      continue;
+    }
+    linears.emplace_back(module.name,
+                         materialize(module.weight_name(), module.shape, keep_stored_dtype), bias,
+                         role, module.expert);
+    read.push_back(module.weight_name());
   }
-  auto take = [&](const std::string& suffix) { return tensors.at(layer.prefix + suffix); };
-  auto linear = [&](const std::string& module) {
-    const std::string name = layer.prefix + module;
-    const auto bias = tensors.find(name + ".bias");
-    return Linear(name, tensors.at(name + ".weight"),
-                  bias == tensors.end() ? std::nullopt : std::optional<at::Tensor>(bias->second));
-  };
-  layer.input_layernorm = take("input_layernorm.weight");
-  layer.post_attention_layernorm = take("post_attention_layernorm.weight");
-  if (config_.has_qk_norm()) {
-    layer.q_norm = take("self_attn.q_norm.weight");
-    layer.k_norm = take("self_attn.k_norm.weight");
-  }
-  layer.q_proj = linear("self_attn.q_proj");
-  layer.k_proj = linear("self_attn.k_proj");
-  layer.v_proj = linear("self_attn.v_proj");
-  layer.o_proj = linear("self_attn.o_proj");
-  layer.gate_proj = linear("mlp.gate_proj");
-  layer.up_proj = linear("mlp.up_proj");
-  layer.down_proj = linear("mlp.down_proj");
-  return layer;
+  // Copied to the device: the mapped pages are no longer needed (flat RSS over a layer pass).
+  if (!in_memory_) source_->release(read);
+  return DecoderLayer(index, std::move(linears), std::move(norms), config_.is_moe_layer(index));
 }
 
 at::Tensor CausalLM::embed(const at::Tensor& ids) const {
@@ -133,7 +126,7 @@ at::Tensor CausalLM::embed(const at::Tensor& ids) const {
   }
   // Gather rows where the matrix is (the mapping, or memory), then move only those to the device.
   const at::Tensor table =
-      source("model.embed_tokens.weight", {config_.vocab_size, config_.hidden_size});
+      stored(global_tensor_names().embedding, {config_.vocab_size, config_.hidden_size});
   const at::Tensor rows =
       at::index_select(table, 0, ids.reshape({-1}).to(table.device(), at::kLong));
   return rows.to(options_.device, options_.compute_dtype)
@@ -162,18 +155,18 @@ at::Tensor CausalLM::run_layer(DecoderLayer& layer, const at::Tensor& hidden,
 }
 
 at::Tensor CausalLM::final_norm(const at::Tensor& hidden) const {
+  const char* name = global_tensor_names().final_norm;
   // In memory the tensors change between calls (training): never cache them.
   if (in_memory_) {
-    return rms_norm(hidden, materialize("model.norm.weight", {config_.hidden_size}),
-                    config_.rms_norm_eps);
+    return rms_norm(hidden, materialize(name, {config_.hidden_size}), config_.rms_norm_eps);
   }
-  if (!final_norm_.defined()) final_norm_ = materialize("model.norm.weight", {config_.hidden_size});
+  if (!final_norm_.defined()) final_norm_ = materialize(name, {config_.hidden_size});
   return rms_norm(hidden, final_norm_, config_.rms_norm_eps);
 }
 
 at::Tensor CausalLM::lm_head_weight() const {
-  const std::string name =
-      config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  const GlobalTensorNames& names = global_tensor_names();
+  const char* name = config_.tie_word_embeddings ? names.embedding : names.lm_head;
   if (in_memory_) return materialize(name, {config_.vocab_size, config_.hidden_size});
   if (!lm_head_.defined()) lm_head_ = materialize(name, {config_.vocab_size, config_.hidden_size});
   return lm_head_;

@@ -2,21 +2,133 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "slim/core/error.h"
+#include "slim/model/family.h"
+#include "slim/model/roles.h"
 
 namespace slim::model {
 
-std::vector<Linear*> DecoderLayer::linears() {
-  return {&q_proj, &k_proj, &v_proj, &o_proj, &gate_proj, &up_proj, &down_proj};
+// ------------------------------------------------------------------------------ DecoderLayer
+
+DecoderLayer::DecoderLayer(int64_t layer_index, std::vector<Linear> linears,
+                           std::vector<LayerNorm> norms, bool moe)
+    : index(layer_index),
+      prefix(layer_prefix(layer_index)),
+      moe_(moe),
+      linears_(std::move(linears)),
+      norms_(std::move(norms)) {
+  for (size_t i = 0; i < linears_.size(); ++i) {
+    const bool added =
+        by_role_.emplace(key(linears_[i].role(), linears_[i].expert()), i).second;
+    SLIM_INTERNAL_ASSERT(added, prefix, ": two linears with role ", linears_[i].role());
+  }
 }
 
-Linear* DecoderLayer::find_linear(const std::string& name) {
-  for (Linear* linear : linears()) {
-    if (linear->name() == name) return linear;
-  }
+std::string DecoderLayer::key(const std::string& role, int64_t expert) {
+  return expert < 0 ? role : role + "#" + std::to_string(expert);
+}
+
+Linear* DecoderLayer::find_linear(const std::string& role, int64_t expert) {
+  const auto found = by_role_.find(key(role, expert));
+  return found == by_role_.end() ? nullptr : &linears_[found->second];
+}
+
+bool DecoderLayer::has_linear(const std::string& role, int64_t expert) const {
+  return by_role_.count(key(role, expert)) != 0;
+}
+
+Linear& DecoderLayer::linear(const std::string& role, int64_t expert) {
+  Linear* found = find_linear(role, expert);
+  SLIM_CHECK(found != nullptr, "decoder layer ", index, " has no linear of role ", quote(role),
+             expert >= 0 ? str(" for expert ", expert) : std::string());
+  return *found;
+}
+
+const Linear& DecoderLayer::linear(const std::string& role, int64_t expert) const {
+  return const_cast<DecoderLayer*>(this)->linear(role, expert);
+}
+
+Linear* DecoderLayer::linear_named(const std::string& name) {
+  for (Linear& linear : linears_)
+    if (linear.name() == name) return &linear;
   return nullptr;
+}
+
+std::vector<Linear*> DecoderLayer::linears() {
+  std::vector<Linear*> result;
+  for (Linear& linear : linears_)
+    result.push_back(&linear);
+  return result;
+}
+
+std::vector<const Linear*> DecoderLayer::linears() const {
+  std::vector<const Linear*> result;
+  for (const Linear& linear : linears_)
+    result.push_back(&linear);
+  return result;
+}
+
+bool DecoderLayer::has_norm(const std::string& role) const {
+  return std::any_of(norms_.begin(), norms_.end(),
+                     [&](const LayerNorm& norm) { return norm.role == role; });
+}
+
+const at::Tensor& DecoderLayer::norm(const std::string& role) const {
+  for (const LayerNorm& norm : norms_)
+    if (norm.role == role) return norm.weight;
+  SLIM_FAIL("decoder layer ", index, " has no norm of role ", quote(role));
+}
+
+void DecoderLayer::set_norm(const std::string& role, at::Tensor weight) {
+  for (LayerNorm& norm : norms_) {
+    if (norm.role != role) continue;
+    SLIM_CHECK(weight.sizes() == norm.weight.sizes(), norm.name, ": new weight shape ",
+               weight.sizes(), " differs from ", norm.weight.sizes());
+    norm.weight = std::move(weight);
+    return;
+  }
+  SLIM_FAIL("decoder layer ", index, " has no norm of role ", quote(role));
+}
+
+std::vector<std::pair<std::string, at::Tensor>> DecoderLayer::tensors() const {
+  std::vector<std::pair<std::string, at::Tensor>> result;
+  for (const LayerNorm& norm : norms_)
+    result.emplace_back(norm.name + ".weight", norm.weight);
+  for (const Linear& linear : linears_) {
+    if (linear.has_float_weight() && !linear.has_stored_computation())
+      result.emplace_back(linear.name() + ".weight", linear.weight());
+    if (linear.bias()) result.emplace_back(linear.name() + ".bias", *linear.bias());
+  }
+  return result;
+}
+
+HookHandle DecoderLayer::add_attention_hook(std::shared_ptr<AttentionHook> hook) {
+  SLIM_INTERNAL_ASSERT(hook != nullptr, prefix, ": null attention hook");
+  const HookHandle handle = next_hook_handle();
+  attention_hooks_.emplace_back(handle, std::move(hook));
+  return handle;
+}
+
+bool DecoderLayer::remove_hook(HookHandle handle) {
+  const auto found =
+      std::find_if(attention_hooks_.begin(), attention_hooks_.end(),
+                   [&](const auto& entry) { return entry.first == handle; });
+  if (found != attention_hooks_.end()) {
+    attention_hooks_.erase(found);
+    return true;
+  }
+  for (Linear& linear : linears_)
+    if (linear.remove_hook(handle)) return true;
+  return false;
+}
+
+void DecoderLayer::clear_hooks() {
+  attention_hooks_.clear();
+  for (Linear& linear : linears_)
+    linear.clear_hooks();
 }
 
 namespace {
@@ -38,14 +150,16 @@ at::Tensor attention(const io::ModelConfig& config, DecoderLayer& layer, const a
   const int64_t heads = config.num_attention_heads;
   const int64_t kv_heads = config.num_key_value_heads;
   const int64_t head_dim = config.head_dim;
-  at::Tensor q = split_heads(layer.q_proj.forward(x), heads, head_dim);
-  at::Tensor k = split_heads(layer.k_proj.forward(x), kv_heads, head_dim);
-  at::Tensor v = split_heads(layer.v_proj.forward(x), kv_heads, head_dim);
-  if (layer.q_norm) q = rms_norm(q, *layer.q_norm, config.rms_norm_eps);
-  if (layer.k_norm) k = rms_norm(k, *layer.k_norm, config.rms_norm_eps);
+  at::Tensor q = split_heads(layer.linear(roles::kQ).forward(x), heads, head_dim);
+  at::Tensor k = split_heads(layer.linear(roles::kK).forward(x), kv_heads, head_dim);
+  at::Tensor v = split_heads(layer.linear(roles::kV).forward(x), kv_heads, head_dim);
+  if (config.has_qk_norm()) {
+    q = rms_norm(q, layer.norm(roles::kQNorm), config.rms_norm_eps);
+    k = rms_norm(k, layer.norm(roles::kKNorm), config.rms_norm_eps);
+  }
   q = apply_rotary(q, context.cos, context.sin);
   k = apply_rotary(k, context.cos, context.sin);
-  for (const auto& hook : context.attention_hooks)
+  for (const auto& [handle, hook] : layer.attention_hooks())
     hook->on_states(layer, q, k, v);
 
   int64_t past = 0;
@@ -75,21 +189,71 @@ at::Tensor attention(const io::ModelConfig& config, DecoderLayer& layer, const a
   const at::Tensor probabilities = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   const at::Tensor output = at::matmul(probabilities, repeat_kv(v, groups));
   const at::Tensor merged = output.transpose(1, 2).reshape({x.size(0), q_len, heads * head_dim});
-  return layer.o_proj.forward(merged);
+  return layer.linear(roles::kO).forward(merged);
+}
+
+// SwiGLU: down(silu(gate(x)) * up(x)); gate before up (hooks see calls in execution order).
+at::Tensor swiglu(Linear& gate, Linear& up, Linear& down, const at::Tensor& x) {
+  const at::Tensor g = gate.forward(x);
+  const at::Tensor u = up.forward(x);
+  return down.forward(at::silu(g) * u);
+}
+
+at::Tensor mixture_of_experts(const io::ModelConfig& config, DecoderLayer& layer,
+                              const at::Tensor& x) {
+  const int64_t hidden = x.size(-1);
+  const at::Tensor tokens = x.reshape({-1, hidden});
+  const Routing routing = route_tokens(config, layer, tokens);
+  at::Tensor output = at::zeros_like(tokens);
+  // Tokens per expert, grouped on the CPU once (experts are visited in index order, as
+  // transformers does, so observers see the same calls).
+  const at::Tensor chosen = routing.experts.reshape({-1}).to(at::kCPU);
+  const int64_t top_k = routing.experts.size(1);
+  std::vector<std::vector<int64_t>> slots(config.moe->num_experts);
+  const int64_t* ids = chosen.data_ptr<int64_t>();
+  for (int64_t i = 0; i < chosen.numel(); ++i)
+    slots[ids[i]].push_back(i);
+  const at::Tensor flat_weights = routing.weights.reshape({-1});
+  for (int64_t e = 0; e < config.moe->num_experts; ++e) {
+    if (slots[e].empty()) continue;  // an expert no token chose does not run
+    const at::Tensor slot = at::tensor(slots[e], at::kLong).to(x.device());
+    const at::Tensor token = at::floor_divide(slot, top_k);
+    const at::Tensor y =
+        swiglu(layer.linear(roles::kExpertGate, e), layer.linear(roles::kExpertUp, e),
+               layer.linear(roles::kExpertDown, e), tokens.index_select(0, token));
+    output.index_add_(0, token, (y * flat_weights.index_select(0, slot).unsqueeze(1)).to(x.dtype()));
+  }
+  if (layer.has_linear(roles::kSharedGate)) {
+    const at::Tensor shared = swiglu(layer.linear(roles::kSharedGate),
+                                     layer.linear(roles::kSharedUp),
+                                     layer.linear(roles::kSharedDown), tokens);
+    output = output + at::sigmoid(layer.linear(roles::kSharedRouter).forward(tokens)) * shared;
+  }
+  return output.view(x.sizes());
 }
 
 }  // namespace
 
+Routing route_tokens(const io::ModelConfig& config, DecoderLayer& layer,
+                     const at::Tensor& tokens) {
+  SLIM_INTERNAL_ASSERT(config.moe.has_value(), "routing without experts");
+  const at::Tensor logits = layer.linear(roles::kRouter).forward(tokens);
+  const at::Tensor probabilities = at::softmax(logits, -1, at::kFloat);
+  auto [weights, experts] = at::topk(probabilities, config.moe->top_k, -1);
+  if (config.moe->norm_top_k) weights = weights / weights.sum(-1, /*keepdim=*/true);
+  return Routing{experts, weights.to(tokens.scalar_type())};
+}
+
 at::Tensor decoder_layer_forward(const io::ModelConfig& config, DecoderLayer& layer,
                                  const at::Tensor& hidden, ForwardContext& context) {
   const at::Tensor attended = attention(
-      config, layer, rms_norm(hidden, layer.input_layernorm, config.rms_norm_eps), context);
+      config, layer, rms_norm(hidden, layer.norm(roles::kAttnNorm), config.rms_norm_eps), context);
   const at::Tensor residual = hidden + attended;
-  const at::Tensor normed = rms_norm(residual, layer.post_attention_layernorm, config.rms_norm_eps);
-  // Gate before up, in this order (hooks see calls in execution order).
-  const at::Tensor gate = layer.gate_proj.forward(normed);
-  const at::Tensor up = layer.up_proj.forward(normed);
-  const at::Tensor mlp = layer.down_proj.forward(at::silu(gate) * up);
+  const at::Tensor normed = rms_norm(residual, layer.norm(roles::kFfnNorm), config.rms_norm_eps);
+  const at::Tensor mlp =
+      layer.is_moe() ? mixture_of_experts(config, layer, normed)
+                     : swiglu(layer.linear(roles::kGate), layer.linear(roles::kUp),
+                              layer.linear(roles::kDown), normed);
   return residual + mlp;
 }
 

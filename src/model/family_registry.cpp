@@ -1,4 +1,5 @@
 // The registry of model families: adding a family is one file in families/ plus one line here.
+#include "slim/core/error.h"
 #include "slim/model/family.h"
 
 namespace slim::model {
@@ -7,13 +8,14 @@ extern const FamilySpec kLlamaFamily;
 extern const FamilySpec kMistralFamily;
 extern const FamilySpec kQwen2Family;
 extern const FamilySpec kQwen3Family;
+extern const FamilySpec kQwen2MoeFamily;
+extern const FamilySpec kQwen3MoeFamily;
+extern const FamilySpec kMixtralFamily;
 
 const std::vector<const FamilySpec*>& registered_families() {
   static const std::vector<const FamilySpec*> families = {
-      &kLlamaFamily,
-      &kMistralFamily,
-      &kQwen2Family,
-      &kQwen3Family,
+      &kLlamaFamily,    &kMistralFamily,  &kQwen2Family,   &kQwen3Family,
+      &kQwen2MoeFamily, &kQwen3MoeFamily, &kMixtralFamily,
   };
   return families;
 }
@@ -23,6 +25,12 @@ const FamilySpec* find_family(const std::string& architecture) {
     if (architecture == family->traits.name) return family;
   }
   return nullptr;
+}
+
+const FamilySpec& family_of(const io::ModelConfig& config) {
+  const FamilySpec* family = find_family(config.architecture);
+  SLIM_INTERNAL_ASSERT(family != nullptr, "parsed config without a family: ", config.architecture);
+  return *family;
 }
 
 }  // namespace slim::model

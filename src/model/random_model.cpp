@@ -128,9 +128,25 @@ nlohmann::ordered_json config_json(const RandomModelOptions& options,
     config["eos_token_id"] = kFirstSpecialId + 1;
   }
   config["torch_dtype"] = io::torch_dtype_name(options.dtype);
+  if (traits.moe.experts_key != nullptr) {
+    const MoeTraits& moe = traits.moe;
+    config[moe.experts_key] = options.num_experts;
+    config["num_experts_per_tok"] = options.num_experts_per_tok;
+    if (moe.expert_intermediate_key != std::string("intermediate_size"))
+      config[moe.expert_intermediate_key] = options.moe_intermediate_size;
+    if (moe.shared_intermediate_key)
+      config[moe.shared_intermediate_key] = options.shared_expert_intermediate_size;
+    if (moe.top_k_norm == TopKNorm::ConfigFlag) config["norm_topk_prob"] = options.norm_topk_prob;
+    if (moe.sparse_step_keys) {
+      config["decoder_sparse_step"] = options.decoder_sparse_step;
+      config["mlp_only_layers"] = options.mlp_only_layers;
+    }
+    // transformers' MoE outputs also return router logits for an auxiliary loss: not ours.
+    config["output_router_logits"] = false;
+  }
   if (traits.attention_bias_key) config["attention_bias"] = false;
   if (traits.window_rule == WindowRule::WithFlag) config["use_sliding_window"] = false;
-  if (std::string(traits.model_type) == "mistral") config["sliding_window"] = nullptr;
+  if (traits.window_rule == WindowRule::Always) config["sliding_window"] = nullptr;
   return config;
 }
 

@@ -1,50 +1,49 @@
 #include "slim/model/tensor_layout.h"
 
+#include "slim/model/family.h"
+
 namespace slim::model {
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
 std::vector<ExpectedTensor> expected_layer_tensors(const io::ModelConfig& config, int64_t layer) {
-  const int64_t hidden = config.hidden_size;
-  const int64_t q_out = config.num_attention_heads * config.head_dim;
-  const int64_t kv_out = config.num_key_value_heads * config.head_dim;
-  const int64_t inter = config.intermediate_size;
-  const std::string prefix = "model.layers." + std::to_string(layer) + ".";
   std::vector<ExpectedTensor> tensors;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, TensorRole role) {
-    tensors.push_back({prefix + name, std::move(shape), role, layer});
-  };
-  auto add_linear = [&](const std::string& name, int64_t out, int64_t in, bool bias) {
-    add(name + ".weight", {out, in}, TensorRole::Linear);
-    if (bias) add(name + ".bias", {out}, TensorRole::Bias);
-  };
-  add("input_layernorm.weight", {hidden}, TensorRole::Norm);
-  add_linear("self_attn.q_proj", q_out, hidden, config.has_qkv_bias());
-  add_linear("self_attn.k_proj", kv_out, hidden, config.has_qkv_bias());
-  add_linear("self_attn.v_proj", kv_out, hidden, config.has_qkv_bias());
-  add_linear("self_attn.o_proj", hidden, q_out, config.has_o_bias());
-  if (config.has_qk_norm()) {
-    add("self_attn.q_norm.weight", {config.head_dim}, TensorRole::Norm);
-    add("self_attn.k_norm.weight", {config.head_dim}, TensorRole::Norm);
+  for (const LayerModule& module : layer_modules(config, layer)) {
+    const TensorRole role = module.is_linear() ? TensorRole::Linear : TensorRole::Norm;
+    tensors.push_back(
+        {module.weight_name(), module.shape, role, layer, module.spec, module.expert, module.name});
+    if (module.has_bias) {
+      tensors.push_back({module.bias_name(), {module.shape[0]}, TensorRole::Bias, layer,
+                         module.spec, module.expert, module.name});
+    }
   }
-  add("post_attention_layernorm.weight", {hidden}, TensorRole::Norm);
-  add_linear("mlp.gate_proj", inter, hidden, config.has_mlp_bias());
-  add_linear("mlp.up_proj", inter, hidden, config.has_mlp_bias());
-  add_linear("mlp.down_proj", hidden, inter, config.has_mlp_bias());
   return tensors;
 }
 
 std::vector<ExpectedTensor> expected_tensors(const io::ModelConfig& config) {
+  const GlobalTensorNames& global = global_tensor_names();
   std::vector<ExpectedTensor> tensors;
-  tensors.push_back({"model.embed_tokens.weight",
-                     {config.vocab_size, config.hidden_size},
-                     TensorRole::Embedding});
+  tensors.push_back(
+      {global.embedding, {config.vocab_size, config.hidden_size}, TensorRole::Embedding});
   for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
     auto layer_tensors = expected_layer_tensors(config, layer);
-    tensors.insert(tensors.end(), layer_tensors.begin(), layer_tensors.end());
+    tensors.insert(tensors.end(), std::make_move_iterator(layer_tensors.begin()),
+                   std::make_move_iterator(layer_tensors.end()));
   }
-  tensors.push_back({"model.norm.weight", {config.hidden_size}, TensorRole::Norm});
+  tensors.push_back({global.final_norm, {config.hidden_size}, TensorRole::Norm});
   if (!config.tie_word_embeddings) {
-    tensors.push_back(
-        {"lm_head.weight", {config.vocab_size, config.hidden_size}, TensorRole::Head});
+    tensors.push_back({global.lm_head,
+                       {config.vocab_size, config.hidden_size},
+                       TensorRole::Head,
+                       -1,
+                       nullptr,
+                       -1,
+                       global.lm_head_module});
   }
   return tensors;
 }

@@ -13,6 +13,7 @@
 #include "slim/export/quantized_saver.h"
 #include "slim/io/model_config.h"
 #include "slim/io/safetensors.h"
+#include "slim/model/family.h"
 #include "slim/model/tensor_layout.h"
 #include "slim/quant/numerics.h"
 #include "slim/quant/scheme.h"
@@ -114,7 +115,7 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
       continue;  // written with its linear
     }
     const bool linear_weight = expected.role == model::TensorRole::Linear && expected.layer >= 0;
-    const std::string module = expected.name.substr(0, expected.name.size() - 7);  // ".weight"
+    const std::string& module = expected.module;
     if (!linear_weight || name_matches_any(module, options.exclude)) {
       output->add_float(expected.name, read(expected.name));
       ++summary.float_tensors;
@@ -135,9 +136,10 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     release_consumed();
     progress.advance();
   }
+  const model::GlobalTensorNames& global = model::global_tensor_names();
   if (output->writes_tied_weights_twice() && config.tie_word_embeddings &&
-      !checkpoint.contains("lm_head.weight")) {
-    output->add_float("lm_head.weight", checkpoint.tensor("model.embed_tokens.weight"));
+      !checkpoint.contains(global.lm_head)) {
+    output->add_float(global.lm_head, checkpoint.tensor(global.embedding));
     ++summary.float_tensors;
   }
   for (const auto& name : checkpoint.names()) {

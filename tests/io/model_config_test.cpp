@@ -1,4 +1,5 @@
 #include "slim/io/model_config.h"
+#include "slim/model/architecture.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -9,6 +9,7 @@
 #include "slim/core/files.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/causal_lm.h"
+#include "slim/model/roles.h"
 #include "slim/model/random_model.h"
 #include "support/expect_error.h"
 #include "support/temp_dir.h"
@@ -321,8 +322,8 @@ TEST(Runtime, HooksObserveEveryLinearAndCanReplaceOne) {
                 "model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj",
                 "model.layers.0.mlp.down_proj"}));
   // Zeroing o_proj and down_proj leaves the residual stream untouched.
-  layer.o_proj.add_hook(std::make_shared<Zero>());
-  layer.down_proj.add_hook(std::make_shared<Zero>());
+  layer.linear(slim::model::roles::kO).add_hook(std::make_shared<Zero>());
+  layer.linear(slim::model::roles::kDown).add_hook(std::make_shared<Zero>());
   EXPECT_TRUE(at::allclose(model->run_layer(layer, hidden, context), hidden));
   EXPECT_FALSE(at::allclose(normal, hidden));
 }

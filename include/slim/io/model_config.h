@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "slim/model/architecture.h"
+namespace slim::model {
+struct ArchitectureTraits;  // slim/model/architecture.h (io/ does not include model/)
+}
 
 namespace slim::io {
 
@@ -25,6 +27,17 @@ struct RopeScaling {
   double beta_slow = 1.0;                  // yarn
   std::optional<double> mscale;            // yarn
   std::optional<double> mscale_all_dim;    // yarn
+};
+
+// Mixture-of-experts keys (Qwen2-MoE, Qwen3-MoE, Mixtral), with the family's defaults applied.
+struct MoeConfig {
+  int64_t num_experts = 0;                      // routed experts per MoE layer
+  int64_t top_k = 0;                            // num_experts_per_tok
+  int64_t expert_intermediate_size = 0;         // one routed expert's SwiGLU width
+  int64_t shared_expert_intermediate_size = 0;  // 0: no shared expert
+  bool norm_top_k = true;                       // renormalise the top-k routing weights
+  int64_t decoder_sparse_step = 1;              // MoE on layers with (k + 1) % step == 0
+  std::vector<int64_t> mlp_only_layers;         // layers that keep a dense MLP
 };
 
 struct ModelConfig {
@@ -52,6 +65,7 @@ struct ModelConfig {
   bool use_sliding_window = false;        // Qwen2/Qwen3 switch
   int64_t max_window_layers = 0;          // Qwen2/Qwen3: layers below this use full attention
   std::vector<std::string> layer_types;   // "full_attention" / "sliding_attention" when given
+  std::optional<MoeConfig> moe;           // mixture-of-experts families only
 
   std::string dtype;  // "bfloat16", "float16", "float32"; "" when config.json has none
   std::optional<int64_t> bos_token_id;
@@ -61,9 +75,11 @@ struct ModelConfig {
   nlohmann::json raw;  // the whole file, for tools that copy or edit it
 
   bool has_qkv_bias() const;
-  bool has_o_bias() const { return attention_bias && traits->attention_bias_key; }
-  bool has_mlp_bias() const { return mlp_bias && traits->mlp_bias_key; }
-  bool has_qk_norm() const { return traits->qk_norm; }
+  bool has_o_bias() const;
+  bool has_mlp_bias() const;
+  bool has_qk_norm() const;
+  // Whether decoder layer k's feed-forward is a mixture of experts.
+  bool is_moe_layer(int64_t layer) const;
   // Window size of layer k, or nullopt for full attention.
   std::optional<int64_t> window_of_layer(int64_t layer) const;
 };

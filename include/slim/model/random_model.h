@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace slim::model {
 
@@ -19,6 +20,14 @@ struct RandomModelOptions {
   int64_t num_key_value_heads = 2;
   int64_t head_dim = 0;  // 0: hidden_size / num_attention_heads
   bool tie_word_embeddings = false;
+  // Mixture-of-experts families (ignored by dense ones).
+  int64_t num_experts = 8;
+  int64_t num_experts_per_tok = 2;
+  int64_t moe_intermediate_size = 32;            // Qwen-MoE experts (Mixtral: intermediate_size)
+  int64_t shared_expert_intermediate_size = 48;  // Qwen2-MoE (0: none)
+  bool norm_topk_prob = true;                    // Qwen-MoE
+  int64_t decoder_sparse_step = 1;               // Qwen-MoE
+  std::vector<int64_t> mlp_only_layers;          // Qwen-MoE: layers with a dense MLP
   c10::ScalarType dtype = c10::kBFloat16;
   uint64_t seed = 0;
   uint64_t max_shard_bytes = 0;  // 0: one model.safetensors

@@ -70,7 +70,7 @@ std::unique_ptr<WeightSource> memory_weight_source(io::ModelConfig config,
 // V1), a directory whose config.json has quantization_config.quant_method "compressed-tensors",
 // a plain Hugging Face directory (or a single .safetensors file beside config.json), or a .gguf
 // file. Throws slim::Error naming the path and what was expected. (src/export/weight_sources.cpp:
-the quantized formats' sources live with their readers in src/export/.)
+// the quantized formats' sources live with their readers in src/export/.)
 std::unique_ptr<WeightSource> open_weight_source(const std::string& path);
 
 }  // namespace slim::model
