@@ -197,7 +197,7 @@ void validate_geometry(const ModelConfig& config, const ConfigReader& reader) {
 }  // namespace
 
 bool ModelConfig::has_qkv_bias() const {
-  return traits->qkv_bias_always || (attention_bias && traits->attention_bias_key);
+  return (traits->qkv_bias_always && qkv_bias) || (attention_bias && traits->attention_bias_key);
 }
 
 bool ModelConfig::has_o_bias() const { return attention_bias && traits->attention_bias_key; }
@@ -282,6 +282,7 @@ ModelConfig parse_model_config(const json& object, const std::string& source) {
 
   config.tie_word_embeddings = reader.boolean("tie_word_embeddings", false);
   config.attention_bias = reader.boolean("attention_bias", false);
+  if (traits.qkv_bias_always) config.qkv_bias = reader.boolean("qkv_bias", true);
   config.mlp_bias = reader.boolean("mlp_bias", false);
   if (object.contains("sliding_window")) {
     if (!object.at("sliding_window").is_null()) {

@@ -217,6 +217,7 @@ std::string hf_name_of_gguf(const std::string& gguf_arch, const std::string& ggu
   const size_t last = rest.rfind('.');
   if (last == std::string::npos) return "";
   const std::string base = rest.substr(0, last), suffix = rest.substr(last + 1);
+  if (suffix != "weight" && suffix != "bias") return "";
   for (const FamilySpec* family : registered_families()) {
     if (family->traits.gguf.arch == nullptr || gguf_arch != family->traits.gguf.arch) continue;
     for (const RoleSpec& spec : family->roles) {

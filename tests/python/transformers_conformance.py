@@ -1,6 +1,6 @@
 """Cross-checks Slim's decoder runtime against Hugging Face transformers' modeling code.
 
-For each family (Llama, Mistral, Qwen2, Qwen3) and a set of config variants (GQA and MHA, tied
+For each family (Llama, Mistral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Mixtral) and a set of config variants (GQA and MHA, tied
 embeddings, an explicit head_dim, Qwen2's q/k/v biases, Qwen3's q/k norms, Mistral's and Qwen2's
 sliding window shorter than the sequence, llama3 / linear / dynamic / yarn rope scaling), a random
 fp32 model is written with `slim random-model` (variants edit its config.json), and the logits of a
@@ -86,6 +86,11 @@ VOCAB = 300
 BATCH, SEQ = 2, 24
 WINDOW = 8  # sliding window shorter than SEQ
 
+# A small mixture of experts: 6 experts, 2 per token, narrow experts.
+MOE = ["--num_experts", "6", "--moe_intermediate_size", "40",
+       "--shared_expert_intermediate_size", "56"]
+TOP2 = ["--num_experts_per_tok", "2"]
+
 # name, architecture, extra `slim random-model` flags, config.json edits.
 CASES = [
     ("llama", "LlamaForCausalLM", [], {}),
@@ -120,6 +125,21 @@ CASES = [
     ("qwen3-rope-yarn", "Qwen3ForCausalLM", [],
      {"max_position_embeddings": 256,
       "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}}),
+    # Mixtures of experts: softmax top-k routing (renormalised or not), experts by index, Qwen2-MoE's
+    # sigmoid-gated shared expert, dense layers between sparse ones.
+    ("qwen2-moe-shared", "Qwen2MoeForCausalLM", MOE + TOP2, {}),
+    ("qwen2-moe-unnormalised", "Qwen2MoeForCausalLM", MOE + TOP2, {"norm_topk_prob": False}),
+    ("qwen2-moe-dense-layer", "Qwen2MoeForCausalLM", MOE + TOP2 + ["--layers", "3", "--mlp_only_layers", "1"],
+     {}),
+    ("qwen3-moe-sparse-step", "Qwen3MoeForCausalLM", MOE + TOP2 + ["--layers", "3", "--decoder_sparse_step", "2"],
+     {}),
+    ("qwen3-moe", "Qwen3MoeForCausalLM", MOE + TOP2, {}),
+    ("qwen3-moe-unnormalised-top3", "Qwen3MoeForCausalLM", MOE + ["--num_experts_per_tok", "3"],
+     {"norm_topk_prob": False}),
+    ("mixtral", "MixtralForCausalLM", MOE + TOP2, {}),
+    ("mixtral-gqa-tied-window", "MixtralForCausalLM",
+     MOE + TOP2 + ["--num_attention_heads", "8", "--num_key_value_heads", "2", "--tie_word_embeddings"],
+     {"sliding_window": WINDOW}),
 ]
 
 failures = []

@@ -60,6 +60,7 @@ struct ModelConfig {
   std::string hidden_act = "silu";
   bool tie_word_embeddings = false;
   bool attention_bias = false;            // bias on q/k/v/o (Llama, Qwen3)
+  bool qkv_bias = true;                   // Qwen2-MoE's switch for its q/k/v biases
   bool mlp_bias = false;                  // bias on gate/up/down (Llama)
   std::optional<int64_t> sliding_window;  // attention window of the layers that use one
   bool use_sliding_window = false;        // Qwen2/Qwen3 switch

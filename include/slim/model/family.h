@@ -66,7 +66,7 @@ struct SubgraphSpec {
 
 struct FamilySpec {
   ArchitectureTraits traits;
-  std::vector<RoleSpec> roles;  // in execution order
+  std::vector<RoleSpec> roles;  // in checkpoint order (Hugging Face's module order)
   std::vector<SubgraphSpec> subgraphs;
 };
 
@@ -95,7 +95,7 @@ struct LayerModule {
   std::string bias_name() const { return name + ".bias"; }
 };
 
-// Every module of decoder layer `layer`, in execution order (experts in index order).
+// Every module of decoder layer `layer`, in checkpoint order (experts in index order).
 std::vector<LayerModule> layer_modules(const io::ModelConfig& config, int64_t layer);
 
 // A smoothing subgraph of one layer, with module names ("model.layers.3.input_layernorm",

@@ -39,9 +39,9 @@ std::vector<RoleSpec> attention_roles(bool qk_norm) {
     {kQ,        "self_attn.q_proj",         "attn_q",      ModuleKind::Linear, Part::Attention, Dim::QOut,   Dim::Hidden, BiasRule::QKV,   Split::Column},
     {kK,        "self_attn.k_proj",         "attn_k",      ModuleKind::Linear, Part::Attention, Dim::KVOut,  Dim::Hidden, BiasRule::QKV,   Split::Column},
     {kV,        "self_attn.v_proj",         "attn_v",      ModuleKind::Linear, Part::Attention, Dim::KVOut,  Dim::Hidden, BiasRule::QKV,   Split::Column},
+    {kO,        "self_attn.o_proj",         "attn_output", ModuleKind::Linear, Part::Attention, Dim::Hidden, Dim::QOut,   BiasRule::O,     Split::Row},
     {kQNorm,    "self_attn.q_norm",         "attn_q_norm", ModuleKind::Norm,   Part::QKNorm,    Dim::HeadDim, Dim::One,   BiasRule::Never, Split::None},
     {kKNorm,    "self_attn.k_norm",         "attn_k_norm", ModuleKind::Norm,   Part::QKNorm,    Dim::HeadDim, Dim::One,   BiasRule::Never, Split::None},
-    {kO,        "self_attn.o_proj",         "attn_output", ModuleKind::Linear, Part::Attention, Dim::Hidden, Dim::QOut,   BiasRule::O,     Split::Row},
     {kFfnNorm,  "post_attention_layernorm", "ffn_norm",    ModuleKind::Norm,   Part::Attention, Dim::Hidden, Dim::One,    BiasRule::Never, Split::None},
   };
   // clang-format on
