@@ -18,6 +18,7 @@
 #include "slim/export/ascendv1.h"
 #include "slim/export/compressed_tensors.h"
 #include "slim/export/gguf_export.h"
+#include "slim/export/gguf_import.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/random_model.h"
 #include "slim/pipeline/data_free_convert.h"
@@ -25,6 +26,7 @@
 #include "support/deployed_records.h"
 #include "support/expect_error.h"
 #include "support/expect_records.h"
+#include "support/gguf_builder.h"
 #include "support/temp_dir.h"
 
 namespace slim::model {
@@ -249,13 +251,26 @@ INSTANTIATE_TEST_SUITE_P(Schemes, WeightSourceConverted,
 
 // ------------------------------------------------------------------ every tag, through the savers
 
+struct TagCase {
+  DeployedTag tag;
+  int64_t group_size;
+  bool asym;
+};
+
+// A random record of a bf16 model (the model dtype the random models' config.json gives).
+DeployedLinear bf16_record(const TagCase& c, const std::string& name, uint64_t seed,
+                           int64_t in = 64) {
+  RandomLinearOptions options;
+  options.group_size = c.group_size;
+  options.asym = c.asym;
+  options.model_dtype = at::kBFloat16;
+  options.in = in;
+  options.seed = seed;
+  return random_linear(c.tag, name, options);
+}
+
 TEST(WeightSource, AscendV1EveryTagAndAttentionExtras) {
-  struct Case {
-    DeployedTag tag;
-    int64_t group_size;
-    bool asym;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<TagCase> cases = {
       {DeployedTag::W8A8, 0, true},          {DeployedTag::W8A8, 0, false},
       {DeployedTag::W8A8Mix, 0, true},       {DeployedTag::W8A8Dynamic, 0, false},
       {DeployedTag::W8A8Dynamic, 16, false}, {DeployedTag::W8A16, 16, true},
@@ -274,16 +289,10 @@ TEST(WeightSource, AscendV1EveryTagAndAttentionExtras) {
   saver.add_float("model.embed_tokens.weight", at::randn({16, 64}).to(at::kBFloat16));
   std::vector<DeployedLinear> saved;
   for (size_t i = 0; i < cases.size(); ++i) {
-    RandomLinearOptions linear;
-    linear.group_size = cases[i].group_size;
-    linear.asym = cases[i].asym;
-    linear.model_dtype = at::kBFloat16;
-    linear.in = 96;
-    linear.seed = 30 + i;
     // Layer 0's k_proj is quantized and carries the C8 scales beside its own tensors.
     const std::string name =
         i == 0 ? "model.layers.0.self_attn.k_proj" : str("model.layers.", i, ".mlp.up_proj");
-    saved.push_back(random_linear(cases[i].tag, name, linear));
+    saved.push_back(bf16_record(cases[i], name, 30 + i, 96));
     saver.add_linear(saved.back());
   }
   DeployedLinear pruned = random_linear(DeployedTag::W16A16S, "model.layers.1.mlp.gate_proj");
@@ -335,12 +344,7 @@ TEST(WeightSource, AscendV1EveryTagAndAttentionExtras) {
 }
 
 TEST(WeightSource, CompressedTensorsEveryTag) {
-  struct Case {
-    DeployedTag tag;
-    int64_t group_size;
-    bool asym;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<TagCase> cases = {
       {DeployedTag::W8A8, 0, true},         {DeployedTag::W8A8, 0, false},
       {DeployedTag::W8A8Dynamic, 0, false}, {DeployedTag::W8A16, 0, true},
       {DeployedTag::W4A16, 16, true},       {DeployedTag::WFp8AFp8Dynamic, 0, false},
@@ -353,12 +357,7 @@ TEST(WeightSource, CompressedTensorsEveryTag) {
   exporter::CompressedTensorsSaver saver(options);
   std::vector<DeployedLinear> saved;
   for (size_t i = 0; i < cases.size(); ++i) {
-    RandomLinearOptions linear;
-    linear.group_size = cases[i].group_size;
-    linear.asym = cases[i].asym;
-    linear.model_dtype = at::kBFloat16;
-    linear.seed = 60 + i;
-    saved.push_back(random_linear(cases[i].tag, str("model.layers.", i, ".mlp.up_proj"), linear));
+    saved.push_back(bf16_record(cases[i], str("model.layers.", i, ".mlp.up_proj"), 60 + i));
     saver.add_linear(saved.back());
   }
   DeployedLinear plain = random_linear(DeployedTag::Float, "model.layers.0.mlp.down_proj");
@@ -558,6 +557,80 @@ INSTANTIATE_TEST_SUITE_P(Models, WeightSourceGguf,
                                   info.param.outtype +
                                   (info.param.tie_word_embeddings ? "_tied" : "");
                          });
+
+// A llama.cpp-quantized tensor (Q8_0) comes back dequantized to fp32, the others as stored, and
+// the source agrees with import_gguf tensor for tensor.
+TEST(WeightSource, GgufQuantizedTensorsAndImportAgree) {
+  using io::GgmlType;
+  const int64_t hidden = 32, heads = 2, kv_heads = 1, head_dim = 16, ff = 48, vocab = 8;
+  testing::GgufBuilder gguf;
+  gguf.kv_string("general.architecture", "llama")
+      .kv_u32("llama.block_count", 1)
+      .kv_u32("llama.context_length", 256)
+      .kv_u32("llama.embedding_length", hidden)
+      .kv_u32("llama.feed_forward_length", ff)
+      .kv_u32("llama.attention.head_count", heads)
+      .kv_u32("llama.attention.head_count_kv", kv_heads)
+      .kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f)
+      .kv_f32("llama.rope.freq_base", 10000.0f);
+  std::map<std::string, at::Tensor> expected;
+  int64_t counter = 0;
+  const auto add = [&](const std::string& gguf_name, std::vector<int64_t> shape,
+                       int64_t permute_heads = 0) {
+    const at::Tensor hf = at::randn(shape) + static_cast<double>(++counter);
+    const at::Tensor stored =
+        permute_heads ? exporter::permute_rope_rows(hf, permute_heads).contiguous() : hf;
+    gguf.tensor(gguf_name, GgmlType::F32, std::vector<int64_t>(shape.rbegin(), shape.rend()),
+                std::string(static_cast<const char*>(stored.data_ptr()), stored.numel() * 4));
+    expected[exporter::hf_tensor_name(gguf_name)] = hf;
+  };
+  add("token_embd.weight", {vocab, hidden});
+  add("blk.0.attn_norm.weight", {hidden});
+  add("blk.0.attn_q.weight", {heads * head_dim, hidden}, heads);
+  add("blk.0.attn_k.weight", {kv_heads * head_dim, hidden}, kv_heads);
+  add("blk.0.attn_v.weight", {kv_heads * head_dim, hidden});
+  add("blk.0.attn_output.weight", {hidden, heads * head_dim});
+  add("blk.0.ffn_norm.weight", {hidden});
+  add("blk.0.ffn_gate.weight", {ff, hidden});
+  add("blk.0.ffn_down.weight", {hidden, ff});
+  add("output_norm.weight", {hidden});
+  // ffn_up in Q8_0: one block per row, scale 2^-(r % 4) (fp16 bits), quants (j - 16 + r).
+  std::string q8;
+  at::Tensor up = at::empty({ff, hidden});
+  const uint16_t scales[4] = {0x3C00, 0x3800, 0x3400, 0x3000};
+  for (int64_t r = 0; r < ff; ++r) {
+    q8.push_back(static_cast<char>(scales[r % 4] & 0xFF));
+    q8.push_back(static_cast<char>(scales[r % 4] >> 8));
+    for (int64_t j = 0; j < hidden; ++j) {
+      const int8_t q = static_cast<int8_t>(j - 16 + r);
+      q8.push_back(static_cast<char>(q));
+      up[r][j] = static_cast<float>(q) * std::ldexp(1.0f, -static_cast<int>(r % 4));
+    }
+  }
+  gguf.tensor("blk.0.ffn_up.weight", GgmlType::Q8_0, {hidden, ff}, q8);
+  expected["model.layers.0.mlp.up_proj.weight"] = up;
+  TempDir dir;
+  const std::string path = dir.file("tiny.gguf");
+  write_file(path, gguf.build());
+
+  const auto source = open_weight_source(path);
+  EXPECT_TRUE(source->config().tie_word_embeddings);
+  EXPECT_EQ(source->config().head_dim, head_dim);
+  exporter::GgufImportOptions options;
+  options.gguf_path = path;
+  options.save_path = dir.file("imported");
+  options.dtype = at::kFloat;
+  exporter::import_gguf(options);
+  const auto imported = io::SafetensorsCheckpoint::open(options.save_path);
+  EXPECT_EQ(imported.names().size(), expected.size());
+  for (const auto& [name, values] : expected) {
+    SCOPED_TRACE(name);
+    const at::Tensor got = source->float_tensor(name);
+    EXPECT_EQ(got.scalar_type(), at::kFloat);
+    EXPECT_TRUE(at::equal(got, values));
+    EXPECT_TRUE(at::equal(got, imported.tensor(name)));
+  }
+}
 
 }  // namespace
 }  // namespace slim::model

@@ -68,13 +68,13 @@ std::unique_ptr<WeightSource> open_hf_weight_source(const std::string& path);
 std::unique_ptr<WeightSource> memory_weight_source(io::ModelConfig config,
                                                    std::map<std::string, at::Tensor> tensors);
 
-// Opens `path` as whichever source it is: a directory with quant_model_description*.json (Ascend
-// V1), a directory whose config.json has quantization_config.quant_method "compressed-tensors",
-// a plain Hugging Face directory (or a single .safetensors file beside config.json), or a .gguf
-// file (detected by its magic). A directory whose config.json declares another quant_method is
-// refused. Throws slim::Error naming the path and what was expected.
-// (src/export/weight_sources.cpp: the quantized formats' sources live with their readers in
-// src/export/.)
+// Opens `path` as whichever source it is: a directory with quant_model_description*.json or
+// quant_model_weight*.safetensors (Ascend V1), a directory whose config.json has
+// quantization_config.quant_method "compressed-tensors", a plain Hugging Face directory (or a
+// single .safetensors file beside config.json), or a .gguf file (detected by its magic). A
+// directory whose config.json declares another quant_method is refused. Throws slim::Error naming
+// the path and what was expected. (src/export/weight_sources.cpp: the quantized formats' sources
+// live with their readers in src/export/.)
 std::unique_ptr<WeightSource> open_weight_source(const std::string& path);
 
 }  // namespace slim::model
