@@ -388,6 +388,28 @@ std::string hf_tensor_name(const std::string& gguf_name) {
   return "";
 }
 
+json hf_config_from_gguf(const io::GgufFile& gguf, c10::ScalarType dtype) {
+  Geometry geometry;
+  return config_json(gguf, find_row(gguf), dtype, &geometry);
+}
+
+at::Tensor hf_tensor_from_gguf(const io::GgufFile& gguf, const io::GgufTensorInfo& info,
+                               int64_t heads, int64_t kv_heads, c10::ScalarType dtype) {
+  at::Tensor value = io::dequantize_gguf_tensor(gguf, info, dtype);
+  if (find_row(gguf).permuted_qk) {
+    const std::string& n = info.name;
+    const auto ends_with = [&](const std::string& suffix) {
+      return n.size() >= suffix.size() &&
+             n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends_with(".attn_q.weight") || ends_with(".attn_q.bias"))
+      value = unpermute_qk(value, heads, n);
+    else if (ends_with(".attn_k.weight") || ends_with(".attn_k.bias"))
+      value = unpermute_qk(value, kv_heads, n);
+  }
+  return value;
+}
+
 GgufImportSummary import_gguf(const GgufImportOptions& options) {
   SLIM_CHECK(!options.gguf_path.empty(), "GGUF import: no input file given");
   SLIM_CHECK(!options.save_path.empty(), "GGUF import: no output directory given");
@@ -409,8 +431,7 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
   }
 
   const ArchitectureRow& row = find_row(*gguf);
-  Geometry geometry;
-  const json config = config_json(*gguf, row, options.dtype, &geometry);
+  const json config = hf_config_from_gguf(*gguf, options.dtype);
   const std::string config_text = config.dump(2) + "\n";
   // Our own parser validates the geometry with the rules every Slim command applies.
   const io::ModelConfig parsed =
@@ -443,7 +464,7 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
   for (const auto& [type, count] : source_types)
     types_text += (types_text.empty() ? "" : ", ") + std::to_string(count) + " " + type;
   spdlog::info("importing {} ({}: {} layers, hidden {}, vocabulary {}; tensors: {})", path, row.hf,
-               geometry.layers, geometry.hidden, geometry.vocab_size, types_text);
+               parsed.num_hidden_layers, parsed.hidden_size, parsed.vocab_size, types_text);
 
   AtomicOutputDir output(options.save_path, options.overwrite);
   io::SafetensorsWriterOptions writer_options;
@@ -453,22 +474,12 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
   Progress progress("gguf import", static_cast<int64_t>(expected.size()), "tensors");
   for (const auto& tensor : expected) {
     const io::GgufTensorInfo& info = *by_hf_name.at(tensor.name);
-    at::Tensor value = io::dequantize_gguf_tensor(*gguf, info, options.dtype);
-    SLIM_CHECK(value.sizes().vec() == tensor.shape, path, ": tensor ", quote(info.name),
-               " has shape ", model::shape_text(info.dims), " (ggml order), i.e. ",
-               model::shape_text(value.sizes().vec()), " for ", quote(tensor.name),
-               ", but the configuration needs ", model::shape_text(tensor.shape));
-    if (row.permuted_qk) {
-      const std::string& n = info.name;
-      const auto ends_with = [&](const std::string& suffix) {
-        return n.size() >= suffix.size() &&
-               n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
-      };
-      if (ends_with(".attn_q.weight") || ends_with(".attn_q.bias"))
-        value = unpermute_qk(value, geometry.heads, n);
-      else if (ends_with(".attn_k.weight") || ends_with(".attn_k.bias"))
-        value = unpermute_qk(value, geometry.kv_heads, n);
-    }
+    std::vector<int64_t> shape(info.dims.rbegin(), info.dims.rend());
+    SLIM_CHECK(shape == tensor.shape, path, ": tensor ", quote(info.name), " has shape ",
+               model::shape_text(info.dims), " (ggml order), i.e. ", model::shape_text(shape), " for ",
+               quote(tensor.name), ", but the configuration needs ", model::shape_text(tensor.shape));
+    const at::Tensor value = hf_tensor_from_gguf(*gguf, info, parsed.num_attention_heads,
+                                                 parsed.num_key_value_heads, options.dtype);
     writer.add(tensor.name, value);
     progress.advance();
   }

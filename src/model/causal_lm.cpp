@@ -88,23 +88,22 @@ DecoderLayer CausalLM::load_layer(int64_t index, bool keep_stored_dtype) const {
       read.push_back(module.weight_name());
       continue;
     }
-    std::optional<at::Tensor> bias;
-    if (module.has_bias) {
-      bias = materialize(module.bias_name(), {module.shape[0]}, keep_stored_dtype);
-      read.push_back(module.bias_name());
-    }
     if (auto record = source_->deployed_linear(module.name)) {
+      // The record carries its bias; the kernel adds it.
       SLIM_CHECK(record->out_features() == module.shape[0] &&
                      record->in_features() == module.shape[1],
                  source_->describe(), ": quantized linear ", module.name, " is [",
                  record->out_features(), ", ", record->in_features(), "], config.json implies ",
                  shape_text(module.shape));
-      Linear linear(module.name, module.shape[0], module.shape[1],
-                    deployed_computation(std::move(*record), options_.device), role,
-                    module.expert);
-      linear.set_bias(bias);
-      linears.push_back(std::move(linear));
+      linears.emplace_back(module.name, module.shape[0], module.shape[1],
+                           deployed_computation(std::move(*record), options_.device), role,
+                           module.expert);
       continue;
+    }
+    std::optional<at::Tensor> bias;
+    if (module.has_bias) {
+      bias = materialize(module.bias_name(), {module.shape[0]}, keep_stored_dtype);
+      read.push_back(module.bias_name());
     }
     linears.emplace_back(module.name,
                          materialize(module.weight_name(), module.shape, keep_stored_dtype), bias,

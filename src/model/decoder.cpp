@@ -98,8 +98,8 @@ std::vector<std::pair<std::string, at::Tensor>> DecoderLayer::tensors() const {
   for (const LayerNorm& norm : norms_)
     result.emplace_back(norm.name + ".weight", norm.weight);
   for (const Linear& linear : linears_) {
-    if (linear.has_float_weight() && !linear.has_stored_computation())
-      result.emplace_back(linear.name() + ".weight", linear.weight());
+    if (linear.has_stored_computation()) continue;  // its record holds weight and bias
+    result.emplace_back(linear.name() + ".weight", linear.weight());
     if (linear.bias()) result.emplace_back(linear.name() + ".bias", *linear.bias());
   }
   return result;

@@ -1049,11 +1049,15 @@ at::Tensor dequantize_weight(const DeployedLinear& linear, std::optional<at::Sca
         offset = offset.repeat_interleave(g, 1);
       }
       // (q − offset)·scale in fp32: exact for bf16/fp16 scales (at most 9 × 11 significant bits),
-      // so one rounding to `out` equals the product computed in that dtype.
-      return linear.weight_codes.to(at::kFloat).sub(offset).mul(scale).to(out);
+      // so one rounding to `out` equals the product computed in that dtype. An fp64 result is
+      // computed in fp64, exact for every fp32 scale.
+      const at::ScalarType work = out == at::kDouble ? at::kDouble : at::kFloat;
+      return linear.weight_codes.to(work).sub(offset.to(work)).mul(scale.to(work)).to(out);
     }
-    case QDtype::Fp8E4M3:
-      return linear.weight_codes.to(at::kFloat).mul(linear.weight_scale).to(out);
+    case QDtype::Fp8E4M3: {
+      const at::ScalarType work = out == at::kDouble ? at::kDouble : at::kFloat;
+      return linear.weight_codes.to(work).mul(linear.weight_scale.to(work)).to(out);
+    }
     case QDtype::MxFp8:
     case QDtype::MxFp4:
       return mx_dequantize(linear.weight_codes, linear.weight_scale, out);

@@ -23,6 +23,7 @@
 #include "slim/quant/numerics.h"
 #include "support/deployed_records.h"
 #include "support/expect_error.h"
+#include "support/expect_records.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -36,6 +37,7 @@ using slim::quant::DeployedLinear;
 using slim::quant::DeployedTag;
 using slim::quant::QDtype;
 using slim::quant::QScope;
+using slim::testing::expect_same_record;
 using slim::testing::qscheme;
 using slim::testing::random_linear;
 using slim::testing::RandomLinearOptions;
@@ -535,33 +537,6 @@ struct RoundTripCase {
   bool asym;
   at::ScalarType model_dtype;
 };
-
-void expect_same_record(const DeployedLinear& saved, const DeployedLinear& loaded) {
-  SCOPED_TRACE(saved.name + " " + tag_name(saved.tag));
-  EXPECT_EQ(loaded.name, saved.name);
-  EXPECT_EQ(loaded.tag, saved.tag);
-  EXPECT_EQ(loaded.act, saved.act) << loaded.act.to_string() << " vs " << saved.act.to_string();
-  EXPECT_EQ(loaded.weight, saved.weight)
-      << loaded.weight.to_string() << " vs " << saved.weight.to_string();
-  EXPECT_EQ(loaded.model_dtype, saved.model_dtype);
-  EXPECT_TRUE(same_bits(loaded.weight_codes, saved.weight_codes));
-  if (saved.tag != DeployedTag::W8A8) {
-    EXPECT_TRUE(same_bits(loaded.weight_scale, saved.weight_scale));
-  }
-  if (saved.weight_offset.defined()) {
-    EXPECT_TRUE(same_bits(loaded.weight_offset, saved.weight_offset));
-  }
-  EXPECT_TRUE(same_bits(loaded.input_scale, saved.input_scale));
-  EXPECT_TRUE(same_bits(loaded.input_offset, saved.input_offset));
-  ASSERT_EQ(loaded.bias.has_value(), saved.bias.has_value());
-  if (saved.bias) {
-    // Biases of quantized linears are stored as fp32 (§7.4): equal values.
-    EXPECT_TRUE(same_bits(loaded.bias->to(at::kFloat), saved.bias->to(at::kFloat)));
-  }
-  if (saved.tag != DeployedTag::W8A8) {
-    EXPECT_TRUE(same_bits(slim::testing::dequantized(loaded), slim::testing::dequantized(saved)));
-  }
-}
 
 TEST(AscendV1, EveryTagRoundTripsBitForBit) {
   const std::vector<RoundTripCase> cases = {

@@ -17,7 +17,9 @@
 // add_bos_token / add_eos_token, chat template).
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
@@ -25,7 +27,8 @@
 
 namespace slim::io {
 class GgufFile;
-}
+struct GgufTensorInfo;
+}  // namespace slim::io
 
 namespace slim::exporter {
 
@@ -49,7 +52,18 @@ struct GgufImportSummary {
 // tokenizer). Output appears atomically (AtomicOutputDir): nothing is left on failure.
 GgufImportSummary import_gguf(const GgufImportOptions& options);
 
-// ------------------------------------------------------------------------- pieces, for tests
+// ------------------------------------------------------------------------- pieces
+// (used by import_gguf, by the GGUF weight source that runs a .gguf file directly, and by tests)
+
+// config.json of the model in `gguf`, as import_gguf writes it (torch_dtype `dtype`): built from
+// the `<arch>.*` hyper-parameters and checked against the tensors. Throws naming the file and key.
+nlohmann::ordered_json hf_config_from_gguf(const io::GgufFile& gguf, c10::ScalarType dtype);
+
+// The Hugging Face value of a GGUF tensor: dequantized to `dtype`, row-major, and for the `llama`
+// architecture attn_q / attn_k rows (weights and biases) un-permuted for `heads` / `kv_heads`.
+at::Tensor hf_tensor_from_gguf(const io::GgufFile& gguf, const io::GgufTensorInfo& info,
+                               int64_t heads, int64_t kv_heads, c10::ScalarType dtype);
+
 // Hugging Face name of a GGUF tensor of a llama / qwen2 / qwen3 model ("blk.3.ffn_up.weight" ->
 // "model.layers.3.mlp.up_proj.weight"); "" for names it does not know.
 std::string hf_tensor_name(const std::string& gguf_name);

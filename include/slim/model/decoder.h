@@ -70,7 +70,7 @@ class DecoderLayer {
 
   // Every float tensor of the layer by checkpoint name, as it is now (after processors changed
   // weights): norm weights, float linear weights and biases. Linears running a stored quantized
-  // computation contribute their bias only.
+  // computation contribute nothing (their record holds weight and bias).
   std::vector<std::pair<std::string, at::Tensor>> tensors() const;
 
   // Attention hooks registered on the layer; remove_hook removes a linear or an attention hook.

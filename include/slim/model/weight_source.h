@@ -5,7 +5,9 @@
 // Tensor names are always Hugging Face checkpoint names ("model.layers.3.mlp.down_proj.weight");
 // a source of another layout (GGUF) maps them. A linear module stored quantized is not offered as
 // a float ".weight" tensor: `deployed_linear(module)` returns its record instead, and the runtime
-// runs it as an inference engine would (slim/quant/deployed_forward.h).
+// runs it as an inference engine would (slim/quant/deployed_forward.h). Its ".bias", when stored,
+// stays available as a float tensor too (the record carries the same values): a runtime running
+// the record must not add it a second time. Pruned W16A16S linears are plain float tensors.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -66,11 +68,13 @@ std::unique_ptr<WeightSource> open_hf_weight_source(const std::string& path);
 std::unique_ptr<WeightSource> memory_weight_source(io::ModelConfig config,
                                                    std::map<std::string, at::Tensor> tensors);
 
-// Opens `path` as whichever source it is: a directory with quant_model_description*.json (Ascend
-// V1), a directory whose config.json has quantization_config.quant_method "compressed-tensors",
-// a plain Hugging Face directory (or a single .safetensors file beside config.json), or a .gguf
-// file. Throws slim::Error naming the path and what was expected. (src/export/weight_sources.cpp:
-// the quantized formats' sources live with their readers in src/export/.)
+// Opens `path` as whichever source it is: a directory with quant_model_description*.json or
+// quant_model_weight*.safetensors (Ascend V1), a directory whose config.json has
+// quantization_config.quant_method "compressed-tensors", a plain Hugging Face directory (or a
+// single .safetensors file beside config.json), or a .gguf file (detected by its magic). A
+// directory whose config.json declares another quant_method is refused. Throws slim::Error naming
+// the path and what was expected. (src/export/weight_sources.cpp: the quantized formats' sources
+// live with their readers in src/export/.)
 std::unique_ptr<WeightSource> open_weight_source(const std::string& path);
 
 }  // namespace slim::model

@@ -107,7 +107,8 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
                              at::ScalarType model_dtype);
 // The weight the record stands for: (codes − offset)·scale, codes·scale or codes·2^e, in `dtype`
 // (default: the record's model_dtype). Equal bit for bit to fake_quantize_weight of the original
-// weight when the weight's dtype is `dtype`.
+// weight when the weight's dtype is `dtype`. Computed in fp32 and rounded once to `dtype`; an
+// fp64 `dtype` is computed in fp64 (exact: codes have at most 9 significant bits, scales 24).
 at::Tensor dequantize_weight(const DeployedLinear& linear,
                              std::optional<at::ScalarType> dtype = std::nullopt);
 // The in-memory fake-quantized weight (min/max statistics), in the weight's dtype.
