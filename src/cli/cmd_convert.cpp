@@ -119,7 +119,7 @@ CommandRunner add_convert_command(CLI::App& app) {
   command
       ->add_option("--exclude", options->exclude,
                    "module patterns to leave in float (e.g. '*down_proj' "
-                   "'model.layers.{0,1}.*'); repeatable")
+                   "'*layers.{0,1}.*'); repeatable")
       ->take_all();
   command
       ->add_option("--part_file_size,--part-file-size", options->part_file_size,

@@ -13,6 +13,7 @@
 #include "slim/core/error.h"
 #include "slim/core/files.h"
 #include "slim/io/safetensors.h"
+#include "slim/model/family.h"
 #include "slim/quant/numerics.h"
 
 namespace slim::exporter {
@@ -255,9 +256,10 @@ struct CompressedTensorsSaver::State {
     for (const auto& name : options.ignore) {
       if (std::find(ignored.begin(), ignored.end(), name) == ignored.end()) ignored.push_back(name);
     }
-    if (!quantized_modules.count("lm_head") &&
-        std::find(ignored.begin(), ignored.end(), "lm_head") == ignored.end()) {
-      ignored.push_back("lm_head");
+    const std::string lm_head = model::global_tensor_names().lm_head_module;
+    if (!quantized_modules.count(lm_head) &&
+        std::find(ignored.begin(), ignored.end(), lm_head) == ignored.end()) {
+      ignored.push_back(lm_head);
     }
     json out = json::object();
     out["config_groups"] = config_groups;

@@ -211,7 +211,8 @@ std::string hf_name_of_gguf(const std::string& gguf_arch, const std::string& ggu
   if (dot == std::string::npos) return "";
   const std::string digits = gguf_name.substr(prefix.size(), dot - prefix.size());
   if (digits.empty() || digits.size() > 9 ||
-      digits.find_first_not_of("0123456789") != std::string::npos)
+      digits.find_first_not_of("0123456789") != std::string::npos ||
+      (digits.size() > 1 && digits[0] == '0'))
     return "";
   const std::string rest = gguf_name.substr(dot + 1);
   const size_t last = rest.rfind('.');
@@ -222,7 +223,7 @@ std::string hf_name_of_gguf(const std::string& gguf_arch, const std::string& ggu
     if (family->traits.gguf.arch == nullptr || gguf_arch != family->traits.gguf.arch) continue;
     for (const RoleSpec& spec : family->roles) {
       if (base != spec.gguf || spec.part == Part::Experts) continue;
-      return "model.layers." + digits + "." + spec.hf + "." + suffix;
+      return layer_prefix(std::stoll(digits)) + spec.hf + "." + suffix;
     }
   }
   return "";

@@ -11,6 +11,7 @@
 #include "slim/io/model_config.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/architecture.h"
+#include "slim/model/family.h"
 #include "slim/model/tensor_layout.h"
 
 namespace slim::model {
@@ -199,7 +200,7 @@ void write_random_model(const RandomModelOptions& options, const std::string& sa
   Progress progress("random model", static_cast<int64_t>(tensors.size()), "tensors");
   for (const auto& expected : tensors) {
     at::Tensor values = random_tensor(expected, generator, at::kFloat);
-    if (expected.name == "model.norm.weight") values = values * options.logit_scale;
+    if (expected.name == global_tensor_names().final_norm) values = values * options.logit_scale;
     writer.add(expected.name, values.to(options.dtype));
     progress.advance();
   }

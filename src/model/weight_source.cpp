@@ -21,7 +21,7 @@ class HfWeightSource : public WeightSource {
   HfWeightSource(std::string path, io::ModelConfig config, io::SafetensorsCheckpoint checkpoint)
       : path_(std::move(path)), config_(std::move(config)), checkpoint_(std::move(checkpoint)) {}
 
-  std::string describe() const override { return path_; }
+  std::string describe() const override { return "Hugging Face checkpoint " + path_; }
   const io::ModelConfig& config() const override { return config_; }
 
   std::optional<std::vector<int64_t>> float_shape(const std::string& name) const override {
@@ -30,11 +30,11 @@ class HfWeightSource : public WeightSource {
   }
 
   at::Tensor float_tensor(const std::string& name) const override {
-    SLIM_CHECK(checkpoint_.contains(name), path_, ": missing tensor ", name);
+    SLIM_CHECK(checkpoint_.contains(name), path_, ": missing tensor ", quote(name));
     const auto& info = checkpoint_.info(name);
     const auto scalar = io::dtype_scalar_type(info.dtype);
     SLIM_CHECK(scalar.has_value() && at::isFloatingType(*scalar), checkpoint_.file_of(name).path(),
-               ": tensor ", name, " has dtype ", io::dtype_name(info.dtype),
+               ": tensor ", quote(name), " has dtype ", io::dtype_name(info.dtype),
                "; the runtime reads F32, F16 or BF16 weights");
     return checkpoint_.tensor(name);
   }
@@ -66,8 +66,8 @@ class MemoryWeightSource : public WeightSource {
 
   at::Tensor float_tensor(const std::string& name) const override {
     const auto found = tensors_.find(name);
-    SLIM_CHECK(found != tensors_.end(), "missing tensor ", name);
-    SLIM_CHECK(at::isFloatingType(found->second.scalar_type()), "tensor ", name,
+    SLIM_CHECK(found != tensors_.end(), "missing tensor ", quote(name));
+    SLIM_CHECK(at::isFloatingType(found->second.scalar_type()), "tensor ", quote(name),
                " is not floating point");
     return found->second;
   }
