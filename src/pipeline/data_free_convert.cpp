@@ -116,7 +116,9 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     }
     const bool linear_weight = expected.role == model::TensorRole::Linear && expected.layer >= 0;
     const std::string& module = expected.module;
-    if (!linear_weight || name_matches_any(module, options.exclude)) {
+    // Routers stay float unless a pattern could ask otherwise (data-free conversion has none).
+    const bool keep_float = expected.spec != nullptr && !expected.spec->quantizable;
+    if (!linear_weight || keep_float || name_matches_any(module, options.exclude)) {
       output->add_float(expected.name, read(expected.name));
       ++summary.float_tensors;
       if (linear_weight && checkpoint.contains(module + ".bias")) {

@@ -50,6 +50,9 @@ struct RoleSpec {
   Dim in;
   BiasRule bias;
   Split split;
+  // Whether pipelines quantize it by default. Routers stay float: their logits pick the experts,
+  // msModelSlim's MoE presets exclude them and vLLM loads them unquantized.
+  bool quantizable = true;
 };
 
 enum class SubgraphType { NormLinear, LinearLinear, OV, UpDown };
@@ -124,9 +127,9 @@ std::string hf_name_of_gguf(const std::string& gguf_arch, const std::string& ggu
 // ----------------------------------------------------------------------------- global tensors
 // Names outside the decoder layers, shared by every family (src/model/families/common.cpp).
 struct GlobalTensorNames {
-  const char* embedding;   // "model.embed_tokens.weight"
-  const char* final_norm;  // "model.norm.weight"
-  const char* lm_head;     // "lm_head.weight"
+  const char* embedding;       // "model.embed_tokens.weight"
+  const char* final_norm;      // "model.norm.weight"
+  const char* lm_head;         // "lm_head.weight"
   const char* lm_head_module;  // "lm_head"
   const char* gguf_embedding;  // "token_embd.weight"
   const char* gguf_final_norm;

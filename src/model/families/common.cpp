@@ -7,14 +7,15 @@ namespace slim::model {
 
 const GlobalTensorNames& global_tensor_names() {
   static const GlobalTensorNames names = {
-      "model.embed_tokens.weight", "model.norm.weight",  "lm_head.weight",
-      "lm_head",                   "token_embd.weight",  "output_norm.weight",
-      "output.weight",
+      "model.embed_tokens.weight", "model.norm.weight",  "lm_head.weight", "lm_head",
+      "token_embd.weight",         "output_norm.weight", "output.weight",
   };
   return names;
 }
 
-std::string layer_prefix(int64_t layer) { return "model.layers." + std::to_string(layer) + "."; }
+std::string layer_prefix(int64_t layer) {
+  return "model.layers." + std::to_string(layer) + ".";
+}
 
 int64_t layer_of_name(const std::string& name) {
   static const std::string prefix = "model.layers.";
@@ -67,7 +68,7 @@ std::vector<RoleSpec> dense_mlp_roles() {
 std::vector<RoleSpec> qwen_moe_roles(bool shared) {
   // clang-format off
   std::vector<RoleSpec> rows = {
-    {kRouter,      "mlp.gate",                    "ffn_gate_inp",  ModuleKind::Linear, Part::Router,  Dim::Experts,            Dim::Hidden,             BiasRule::Never, Split::None},
+    {kRouter,      "mlp.gate",                    "ffn_gate_inp",  ModuleKind::Linear, Part::Router,  Dim::Experts,            Dim::Hidden,             BiasRule::Never, Split::None, /*quantizable*/ false},
     {kExpertGate,  "mlp.experts.{e}.gate_proj",   "ffn_gate_exps", ModuleKind::Linear, Part::Experts, Dim::ExpertIntermediate, Dim::Hidden,             BiasRule::Never, Split::Column},
     {kExpertUp,    "mlp.experts.{e}.up_proj",     "ffn_up_exps",   ModuleKind::Linear, Part::Experts, Dim::ExpertIntermediate, Dim::Hidden,             BiasRule::Never, Split::Column},
     {kExpertDown,  "mlp.experts.{e}.down_proj",   "ffn_down_exps", ModuleKind::Linear, Part::Experts, Dim::Hidden,             Dim::ExpertIntermediate, BiasRule::Never, Split::Row},
@@ -77,7 +78,7 @@ std::vector<RoleSpec> qwen_moe_roles(bool shared) {
     {kSharedGate,   "mlp.shared_expert.gate_proj", "ffn_gate_shexp",     ModuleKind::Linear, Part::SharedExpert, Dim::SharedIntermediate, Dim::Hidden,             BiasRule::Never, Split::Column},
     {kSharedUp,     "mlp.shared_expert.up_proj",   "ffn_up_shexp",       ModuleKind::Linear, Part::SharedExpert, Dim::SharedIntermediate, Dim::Hidden,             BiasRule::Never, Split::Column},
     {kSharedDown,   "mlp.shared_expert.down_proj", "ffn_down_shexp",     ModuleKind::Linear, Part::SharedExpert, Dim::Hidden,             Dim::SharedIntermediate, BiasRule::Never, Split::Row},
-    {kSharedRouter, "mlp.shared_expert_gate",      "ffn_gate_inp_shexp", ModuleKind::Linear, Part::SharedExpert, Dim::One,                Dim::Hidden,             BiasRule::Never, Split::None},
+    {kSharedRouter, "mlp.shared_expert_gate",      "ffn_gate_inp_shexp", ModuleKind::Linear, Part::SharedExpert, Dim::One,                Dim::Hidden,             BiasRule::Never, Split::None, /*quantizable*/ false},
     };
     rows.insert(rows.end(), shared_rows.begin(), shared_rows.end());
   }

@@ -14,7 +14,7 @@ std::vector<RoleSpec> mixtral_moe_roles() {
   using namespace roles;
   // clang-format off
   return {
-    {kRouter,     "block_sparse_moe.gate",           "ffn_gate_inp",  ModuleKind::Linear, Part::Router,  Dim::Experts,            Dim::Hidden,             BiasRule::Never, Split::None},
+    {kRouter,     "block_sparse_moe.gate",           "ffn_gate_inp",  ModuleKind::Linear, Part::Router,  Dim::Experts,            Dim::Hidden,             BiasRule::Never, Split::None, /*quantizable*/ false},
     {kExpertGate, "block_sparse_moe.experts.{e}.w1", "ffn_gate_exps", ModuleKind::Linear, Part::Experts, Dim::ExpertIntermediate, Dim::Hidden,             BiasRule::Never, Split::Column},
     {kExpertUp,   "block_sparse_moe.experts.{e}.w3", "ffn_up_exps",   ModuleKind::Linear, Part::Experts, Dim::ExpertIntermediate, Dim::Hidden,             BiasRule::Never, Split::Column},
     {kExpertDown, "block_sparse_moe.experts.{e}.w2", "ffn_down_exps", ModuleKind::Linear, Part::Experts, Dim::Hidden,             Dim::ExpertIntermediate, BiasRule::Never, Split::Row},
