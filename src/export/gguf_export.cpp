@@ -131,6 +131,15 @@ void write_hyperparameters(io::GgufWriter& out, const io::ModelConfig& config,
       out.set_u32(a + ".expert_feed_forward_length",
                   static_cast<uint32_t>(moe.expert_intermediate_size));
     }
+    // llama.cpp fixes the renormalisation per architecture: qwen2moe never, the others always.
+    const bool llama_cpp_normalises = a != "qwen2moe";
+    if (moe.norm_top_k != llama_cpp_normalises) {
+      spdlog::warn(
+          "gguf: the model {} its top-k routing weights, llama.cpp's {} architecture {}; its "
+          "results will differ",
+          moe.norm_top_k ? "renormalises" : "does not renormalise", a,
+          llama_cpp_normalises ? "always does" : "never does");
+    }
     if (moe.shared_expert_intermediate_size > 0) {
       out.set_u32(a + ".expert_shared_feed_forward_length",
                   static_cast<uint32_t>(moe.shared_expert_intermediate_size));

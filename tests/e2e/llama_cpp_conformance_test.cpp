@@ -146,6 +146,12 @@ TEST_P(LlamaCppConformance, PerplexityAndTokensAgree) {
   options.dtype = at::kFloat;
   options.logit_scale = 12.0;
   options.seed = 17;
+  options.num_experts = 4;
+  options.num_experts_per_tok = 2;
+  options.moe_intermediate_size = 64;
+  options.shared_expert_intermediate_size = 96;
+  // llama.cpp's qwen2moe never renormalises the top-k routing weights; qwen3moe and llama always.
+  options.norm_topk_prob = std::string(GetParam()) != "Qwen2MoeForCausalLM";
   const std::string model_dir = dir.file("model");
   slim::model::write_random_model(options, dir.file("raw"));
   ascii_only_head(dir.file("raw"), model_dir);
@@ -197,7 +203,9 @@ TEST_P(LlamaCppConformance, PerplexityAndTokensAgree) {
 
 INSTANTIATE_TEST_SUITE_P(Families, LlamaCppConformance,
                          ::testing::Values("LlamaForCausalLM", "MistralForCausalLM",
-                                           "Qwen2ForCausalLM", "Qwen3ForCausalLM"),
+                                           "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+                                           "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
+                                           "MixtralForCausalLM"),
                          [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
