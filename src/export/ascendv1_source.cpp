@@ -120,6 +120,7 @@ class AscendV1WeightSource final : public QuantizedDirectorySource {
   }
 
   std::string describe() const override { return "Ascend V1 directory " + directory_; }
+  std::string format() const override { return "ascendv1"; }
   const io::ModelConfig& config() const override { return config_; }
 
   std::optional<quant::DeployedLinear> deployed_linear(const std::string& module) const override {

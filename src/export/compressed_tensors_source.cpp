@@ -44,6 +44,7 @@ class CompressedTensorsWeightSource final : public QuantizedDirectorySource {
   }
 
   std::string describe() const override { return "compressed-tensors directory " + directory_; }
+  std::string format() const override { return "compressed-tensors"; }
   const io::ModelConfig& config() const override { return config_; }
 
   std::optional<quant::DeployedLinear> deployed_linear(const std::string& module) const override {

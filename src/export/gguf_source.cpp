@@ -61,6 +61,7 @@ class GgufWeightSource final : public model::WeightSource {
   }
 
   std::string describe() const override { return "GGUF file " + gguf_->path(); }
+  std::string format() const override { return "gguf"; }
   const io::ModelConfig& config() const override { return config_; }
 
   std::optional<std::vector<int64_t>> float_shape(const std::string& name) const override {

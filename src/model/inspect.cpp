@@ -11,6 +11,8 @@
 #include "slim/core/error.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/tensor_layout.h"
+#include "slim/model/weight_source.h"
+#include "slim/quant/scheme.h"
 
 namespace slim::model {
 
@@ -61,6 +63,43 @@ std::vector<TensorGroup> group_tensors(const io::SafetensorsCheckpoint& checkpoi
     if (group.shape != shape) group.shape = "mixed";
   }
   return groups;
+}
+
+// The checks of a quantized output go through its weight source: a linear stored quantized
+// satisfies its ".weight" (and ".bias"), and the tensors of its record are read.
+void check_quantized(const WeightSource& source, InspectReport& report) {
+  const io::ModelConfig& config = source.config();
+  int64_t missing = 0;
+  for (const auto& expected : expected_tensors(config)) {
+    if (expected.role == TensorRole::Linear || expected.role == TensorRole::Head ||
+        expected.role == TensorRole::Bias) {
+      try {
+        if (const auto record = source.deployed_linear(expected.module)) {
+          if (expected.role != TensorRole::Bias) ++report.quantized[quant::tag_name(record->tag)];
+          continue;
+        }
+      } catch (const Error& error) {
+        report.problems.push_back(error.what());
+        continue;
+      }
+    }
+    const auto shape = source.float_shape(expected.name);
+    if (!shape) {
+      if (++missing <= 20) {
+        report.problems.push_back(str("missing tensor ", expected.name, " (expected shape ",
+                                      shape_text(expected.shape), ")"));
+      }
+    } else if (*shape != expected.shape) {
+      report.problems.push_back(str("tensor ", expected.name, ": shape ", shape_text(*shape),
+                                    " disagrees with config.json, which implies ",
+                                    shape_text(expected.shape)));
+    } else if (expected.role == TensorRole::Linear || expected.role == TensorRole::Head) {
+      ++report.quantized["FLOAT"];
+    }
+  }
+  if (missing > 20) {
+    report.problems.push_back(str("... and ", missing - 20, " more missing tensors"));
+  }
 }
 
 void check_against_config(const io::ModelConfig& config,
@@ -118,8 +157,9 @@ std::vector<TensorDetail> detail_tensors(const io::SafetensorsCheckpoint& checkp
 }  // namespace
 
 std::string layer_pattern(const std::string& tensor_name) {
-  static const std::string kMarker = ".layers.";
   std::string result = tensor_name;
+  for (const char* marker : {".layers.", ".experts."}) {
+    const std::string kMarker = marker;
   size_t at = result.find(kMarker);
   while (at != std::string::npos) {
     const size_t digits = at + kMarker.size();
@@ -131,6 +171,7 @@ std::string layer_pattern(const std::string& tensor_name) {
     }
     at = result.find(kMarker, digits);
   }
+  }
   return result;
 }
 
@@ -139,6 +180,35 @@ InspectReport inspect_model(const std::string& model_path, bool tensor_details) 
   const bool is_directory = fs::is_directory(model_path);
   InspectReport report;
   report.model_path = model_path;
+  report.format = "huggingface";
+  // Saved quantized outputs and GGUF files are checked through their weight source.
+  std::unique_ptr<WeightSource> source;
+  const bool gguf = !is_directory && fs::path(model_path).extension() == ".gguf";
+  if (is_directory || gguf) {
+    try {
+      source = open_weight_source(model_path);
+      report.format = source->format();
+    } catch (const Error& error) {
+      if (gguf) throw;
+      // A Hugging Face directory with a broken config.json: reported below.
+    }
+  }
+  if (gguf) {
+    report.config = source->config();
+    check_quantized(*source, report);
+    for (const auto& expected : expected_tensors(*report.config)) {
+      const auto shape = source->float_shape(expected.name);
+      if (!shape) continue;
+      ++report.tensor_count;
+      int64_t numel = 1;
+      for (int64_t d : *shape)
+        numel *= d;
+      report.parameter_count += numel;
+      report.groups.push_back({layer_pattern(expected.name), 1, "dequantized", shape_text(*shape)});
+    }
+    report.checkpoint_files.push_back(fs::path(model_path).filename().string());
+    return report;
+  }
   if (is_directory) {
     try {
       report.config = io::load_model_config(model_path);
@@ -165,7 +235,11 @@ InspectReport inspect_model(const std::string& model_path, bool tensor_details) 
     total.bytes += info.nbytes();
   }
   report.groups = group_tensors(checkpoint);
-  if (report.config) check_against_config(*report.config, checkpoint, report);
+  if (source && source->format() != "huggingface") {
+    check_quantized(*source, report);
+  } else if (report.config) {
+    check_against_config(*report.config, checkpoint, report);
+  }
   if (tensor_details) report.details = detail_tensors(checkpoint);
   if (!is_directory) return report;
 
@@ -184,6 +258,8 @@ InspectReport inspect_model(const std::string& model_path, bool tensor_details) 
 nlohmann::ordered_json InspectReport::to_json() const {
   nlohmann::ordered_json out;
   out["model_path"] = model_path;
+  out["format"] = format;
+  if (!quantized.empty()) out["linears"] = quantized;
   if (config) {
     out["architecture"] = config->architecture;
     out["config"] = {{"num_hidden_layers", config->num_hidden_layers},
@@ -243,8 +319,21 @@ std::string InspectReport::to_text() const {
     if (c.rope_scaling.type != "default") {
       text += str("rope scaling: ", c.rope_scaling.type, " (factor ", c.rope_scaling.factor, ")\n");
     }
+    if (c.moe) {
+      text += str("experts:      ", c.moe->num_experts, " routed, ", c.moe->top_k, " per token",
+                  c.moe->shared_expert_intermediate_size > 0 ? ", a shared expert" : "",
+                  ", expert intermediate ", c.moe->expert_intermediate_size,
+                  c.moe->norm_top_k ? ", top-k renormalised" : "", "\n");
+    }
   } else if (fs::is_directory(model_path)) {
     text += "architecture: unknown (config.json unusable, see problems)\n";
+  }
+  text += str("format:       ", format, "\n");
+  if (!quantized.empty()) {
+    text += "linears:     ";
+    for (const auto& [tag, count] : quantized)
+      text += str(" ", tag, " ", count, ";");
+    text += "\n";
   }
   text +=
       str("checkpoint:   ", checkpoint_files.size(), " file(s)",

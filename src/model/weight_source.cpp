@@ -22,6 +22,7 @@ class HfWeightSource : public WeightSource {
       : path_(std::move(path)), config_(std::move(config)), checkpoint_(std::move(checkpoint)) {}
 
   std::string describe() const override { return "Hugging Face checkpoint " + path_; }
+  std::string format() const override { return "huggingface"; }
   const io::ModelConfig& config() const override { return config_; }
 
   std::optional<std::vector<int64_t>> float_shape(const std::string& name) const override {
@@ -56,6 +57,7 @@ class MemoryWeightSource : public WeightSource {
       : config_(std::move(config)), tensors_(std::move(tensors)) {}
 
   std::string describe() const override { return "tensors in memory"; }
+  std::string format() const override { return "memory"; }
   const io::ModelConfig& config() const override { return config_; }
 
   std::optional<std::vector<int64_t>> float_shape(const std::string& name) const override {

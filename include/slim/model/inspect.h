@@ -38,6 +38,9 @@ struct DtypeTotal {
 
 struct InspectReport {
   std::string model_path;
+  // "huggingface", "ascendv1", "compressed-tensors" or "gguf" (slim/model/weight_source.h).
+  std::string format;
+  std::map<std::string, int64_t> quantized;  // quantized outputs: linears per tag ("FLOAT" too)
   std::optional<io::ModelConfig> config;
   std::vector<std::string> checkpoint_files;  // relative to model_path
   std::string index_file;                     // "" when not sharded
@@ -61,7 +64,7 @@ struct InspectReport {
 // `tensor_details`, every tensor is read to compute its checksum.
 InspectReport inspect_model(const std::string& model_path, bool tensor_details = false);
 
-// Replaces ".layers.<n>." by ".layers.*." in a tensor name.
+// Replaces ".layers.<n>." by ".layers.*." and ".experts.<n>." by ".experts.*." in a tensor name.
 std::string layer_pattern(const std::string& tensor_name);
 
 }  // namespace slim::model

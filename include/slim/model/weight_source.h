@@ -39,6 +39,8 @@ class WeightSource {
 
   // "Ascend V1 directory /path/out", for messages.
   virtual std::string describe() const = 0;
+  // "huggingface", "memory", "ascendv1", "compressed-tensors" or "gguf".
+  virtual std::string format() const = 0;
   virtual const io::ModelConfig& config() const = 0;
 
   // A float (unquantized) tensor by checkpoint name: its shape, or nullopt when the source has no
