@@ -1,6 +1,6 @@
 // slim convert --model_path SRC --format FORMAT --save_path DST
 //
-//   --format hf    GGUF file -> Hugging Face directory (slim/export/gguf_import.h)
+//   --format hf    GGUF file -> Hugging Face directory (slim/io/gguf_import.h)
 //   --format gguf  Hugging Face directory -> GGUF file (the HF -> GGUF export; see gguf_export.h)
 //   --format ascendv1 | compressed-tensors --scheme S
 //                  Hugging Face directory -> data-free quantized directory
@@ -13,7 +13,7 @@
 #include "cli/convert_gguf.h"
 #include "cli/parse_size.h"
 #include "slim/core/error.h"
-#include "slim/export/gguf_import.h"
+#include "slim/io/gguf_import.h"
 #include "slim/pipeline/data_free_convert.h"
 
 namespace slim::cli {
@@ -74,14 +74,14 @@ c10::ScalarType parse_hf_outtype(const std::string& name) {
 }
 
 int convert_to_hf(const ConvertCli& options) {
-  exporter::GgufImportOptions import;
+  io::GgufImportOptions import;
   import.gguf_path = options.model_path;
   import.save_path = options.save_path;
   import.dtype = parse_hf_outtype(options.outtype);
   import.max_shard_bytes = parse_size(options.shard_size, "--shard_size");
   import.overwrite = options.overwrite;
   import.vocab_only = options.vocab_only;
-  const auto summary = exporter::import_gguf(import);
+  const auto summary = io::import_gguf(import);
   std::string files;
   for (const auto& file : summary.files)
     files += (files.empty() ? "" : " ") + file;

@@ -1,14 +1,14 @@
 // A .gguf file as a weight source: every tensor dequantized to a float tensor under its Hugging
 // Face name, the llama architecture's Q/K row permutation undone, config.json built from the
-// metadata; all as import_gguf does it (slim/export/gguf_import.h), without writing a directory.
+// metadata; all as import_gguf does it (slim/io/gguf_import.h), without writing a directory.
 #include <unordered_map>
 #include <utility>
 
 #include "export/weight_sources.h"
 #include "slim/core/error.h"
-#include "slim/export/gguf_import.h"
 #include "slim/io/ggml_quants.h"
 #include "slim/io/gguf.h"
+#include "slim/io/gguf_import.h"
 #include "slim/io/model_config.h"
 
 namespace slim::exporter::detail {
@@ -44,12 +44,12 @@ class GgufWeightSource final : public model::WeightSource {
         gguf_->has_tensor("token_embd.weight")
             ? float_type_of(gguf_->tensor("token_embd.weight").type)
             : at::kFloat;  // hf_config_from_gguf reports the missing embeddings
-    const auto config = hf_config_from_gguf(*gguf_, dtype);
+    const auto config = io::hf_config_from_gguf(*gguf_, dtype);
     config_ =
         io::parse_model_config(nlohmann::json::parse(config.dump()), file + " (as config.json)");
     for (const auto& info : gguf_->tensors()) {
       if (info.name == kRopeFreqs) continue;
-      const std::string hf = hf_tensor_name(info.name);
+      const std::string hf = io::hf_tensor_name(info.name);
       SLIM_CHECK(!hf.empty(), file, ": tensor ", quote(info.name), " has no counterpart in ",
                  config_.architecture, " (Slim runs dense llama / qwen2 / qwen3 decoders)");
       SLIM_CHECK(io::ggml_can_dequantize(info.type), file, ": tensor ", quote(info.name),
@@ -74,8 +74,8 @@ class GgufWeightSource final : public model::WeightSource {
     const auto it = by_hf_name_.find(name);
     SLIM_CHECK(it != by_hf_name_.end(), describe(), ": no tensor for ", quote(name));
     const io::GgufTensorInfo& info = *it->second;
-    return hf_tensor_from_gguf(*gguf_, info, config_.num_attention_heads,
-                               config_.num_key_value_heads, float_type_of(info.type));
+    return io::hf_tensor_from_gguf(*gguf_, info, config_.num_attention_heads,
+                                   config_.num_key_value_heads, float_type_of(info.type));
   }
 
   void release(const std::vector<std::string>& names) const override {

@@ -18,7 +18,7 @@
 #include "slim/export/ascendv1.h"
 #include "slim/export/compressed_tensors.h"
 #include "slim/export/gguf_export.h"
-#include "slim/export/gguf_import.h"
+#include "slim/io/gguf_import.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/random_model.h"
 #include "slim/pipeline/data_free_convert.h"
@@ -582,7 +582,7 @@ TEST(WeightSource, GgufQuantizedTensorsAndImportAgree) {
         permute_heads ? exporter::permute_rope_rows(hf, permute_heads).contiguous() : hf;
     gguf.tensor(gguf_name, GgmlType::F32, std::vector<int64_t>(shape.rbegin(), shape.rend()),
                 std::string(static_cast<const char*>(stored.data_ptr()), stored.numel() * 4));
-    expected[exporter::hf_tensor_name(gguf_name)] = hf;
+    expected[io::hf_tensor_name(gguf_name)] = hf;
   };
   add("token_embd.weight", {vocab, hidden});
   add("blk.0.attn_norm.weight", {hidden});
@@ -616,11 +616,11 @@ TEST(WeightSource, GgufQuantizedTensorsAndImportAgree) {
   const auto source = open_weight_source(path);
   EXPECT_TRUE(source->config().tie_word_embeddings);
   EXPECT_EQ(source->config().head_dim, head_dim);
-  exporter::GgufImportOptions options;
+  io::GgufImportOptions options;
   options.gguf_path = path;
   options.save_path = dir.file("imported");
   options.dtype = at::kFloat;
-  exporter::import_gguf(options);
+  io::import_gguf(options);
   const auto imported = io::SafetensorsCheckpoint::open(options.save_path);
   EXPECT_EQ(imported.names().size(), expected.size());
   for (const auto& [name, values] : expected) {

@@ -11,7 +11,7 @@
 #include "slim/core/error.h"
 #include "slim/core/files.h"
 #include "slim/export/gguf_export.h"
-#include "slim/export/gguf_import.h"
+#include "slim/io/gguf_import.h"
 #include "slim/io/model_config.h"
 #include "slim/model/family.h"
 #include "slim/model/random_model.h"

@@ -1,8 +1,8 @@
-// GGUF import (slim/export/gguf_import.h) on tiny GGUF files built in the tests: tensor names,
+// GGUF import (slim/io/gguf_import.h) on tiny GGUF files built in the tests: tensor names,
 // dimension order, the llama q/k row permutation, dequantization, config.json, rope scaling,
 // tied embeddings, sharding, dtypes, bad input; and the tokenizers rebuilt from llama.cpp's real
 // vocab-only files against their golden ids (assets).
-#include "slim/export/gguf_import.h"
+#include "slim/io/gguf_import.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -18,6 +18,7 @@
 #include "slim/io/gguf.h"
 #include "slim/io/model_config.h"
 #include "slim/io/safetensors.h"
+#include "slim/io/tokenizer/gguf_tokenizer.h"
 #include "slim/io/tokenizer/tokenizer.h"
 #include "support/assets.h"
 #include "support/expect_error.h"
@@ -27,9 +28,9 @@
 
 namespace {
 
-using slim::exporter::GgufImportOptions;
-using slim::exporter::import_gguf;
 using slim::io::GgmlType;
+using slim::io::GgufImportOptions;
+using slim::io::import_gguf;
 using slim::testing::GgufBuilder;
 using slim::testing::TempDir;
 namespace fs = std::filesystem;
@@ -152,9 +153,8 @@ std::string write_gguf(const TempDir& dir, const GgufBuilder& gguf,
   return path;
 }
 
-slim::exporter::GgufImportSummary import_to(const std::string& gguf_path,
-                                            const std::string& save_path,
-                                            c10::ScalarType dtype = at::kFloat) {
+slim::io::GgufImportSummary import_to(const std::string& gguf_path, const std::string& save_path,
+                                      c10::ScalarType dtype = at::kFloat) {
   GgufImportOptions options;
   options.gguf_path = gguf_path;
   options.save_path = save_path;
@@ -181,7 +181,7 @@ void expect_tensors(const std::string& dir, const std::map<std::string, at::Tens
 // --------------------------------------------------------------------------------- names
 
 TEST(GgufImportNames, MapsEveryLayerTensor) {
-  using slim::exporter::hf_tensor_name;
+  using slim::io::hf_tensor_name;
   EXPECT_EQ(hf_tensor_name("token_embd.weight"), "model.embed_tokens.weight");
   EXPECT_EQ(hf_tensor_name("output_norm.weight"), "model.norm.weight");
   EXPECT_EQ(hf_tensor_name("output.weight"), "lm_head.weight");
@@ -640,7 +640,7 @@ void expect_golden_ids_after_import(const std::string& name, const std::string& 
   SLIM_ASSET_OR_SKIP(out, base + ".out");
   TempDir dir;
   const auto gguf = slim::io::GgufFile::open(vocab);
-  const auto files = slim::exporter::write_hf_tokenizer(*gguf, dir.path());
+  const auto files = slim::io::write_hf_tokenizer(*gguf, dir.path());
   ASSERT_EQ(files.front(), expected_file);
   const auto tokenizer = slim::io::load_tokenizer(dir.path());
   const auto cases = slim::testing::read_llama_vocab_tests(inp, out);
@@ -678,7 +678,7 @@ TEST(GgufImportTokenizer, LlamaSpmGoldenIds) {
 TEST(GgufImportTokenizer, SpecialTokensFollowTheVocabulary) {
   SLIM_ASSET_OR_SKIP(vocab, "llama.cpp/models/ggml-vocab-llama-bpe.gguf");
   TempDir dir;
-  slim::exporter::write_hf_tokenizer(*slim::io::GgufFile::open(vocab), dir.path());
+  slim::io::write_hf_tokenizer(*slim::io::GgufFile::open(vocab), dir.path());
   const auto tokenizer = slim::io::load_tokenizer(dir.path());
   EXPECT_EQ(tokenizer->bos_id(), 128000);
   EXPECT_EQ(tokenizer->encode("Hello").front(), 128000);

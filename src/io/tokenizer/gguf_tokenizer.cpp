@@ -1,5 +1,5 @@
-// Tokenizer files rebuilt from a GGUF vocabulary (tokenizer.ggml.*), the reverse of what
-// llama.cpp's convert_hf_to_gguf.py stores:
+// Tokenizer files rebuilt from a GGUF vocabulary (tokenizer.ggml.*; slim/io/tokenizer/
+// gguf_tokenizer.h), the reverse of what llama.cpp's convert_hf_to_gguf.py stores:
 //
 //   "gpt2"   byte-level BPE -> tokenizer.json. Token types (tokenizer.ggml.token_type): NORMAL and
 //            BYTE tokens form the BPE vocabulary, CONTROL tokens become special added tokens,
@@ -13,6 +13,8 @@
 //
 // Plus tokenizer_config.json: bos/eos/unk/pad tokens, add_bos_token / add_eos_token (GGUF's keys,
 // else llama.cpp's default for the pre-tokenizer), model_max_length, chat_template.
+#include "slim/io/tokenizer/gguf_tokenizer.h"
+
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -25,11 +27,10 @@
 
 #include "slim/core/error.h"
 #include "slim/core/files.h"
-#include "slim/export/gguf_import.h"
 #include "slim/io/gguf.h"
 #include "slim/io/tokenizer/sentencepiece.h"
 
-namespace slim::exporter {
+namespace slim::io {
 
 namespace {
 
@@ -104,7 +105,7 @@ struct Vocabulary {
   bool add_eos = false;
 };
 
-Vocabulary read_vocabulary(const io::GgufFile& gguf, bool default_add_bos) {
+Vocabulary read_vocabulary(const GgufFile& gguf, bool default_add_bos) {
   const std::string& path = gguf.path();
   Vocabulary v;
   v.tokens = gguf.get_array_strings("tokenizer.ggml.tokens");
@@ -154,7 +155,7 @@ json template_processing(const Vocabulary& v) {
           {"special_tokens", specials}};
 }
 
-void write_byte_level_bpe(const io::GgufFile& gguf, const std::string& directory,
+void write_byte_level_bpe(const GgufFile& gguf, const std::string& directory,
                           const BpePreset& preset, const Vocabulary& v) {
   const std::string& path = gguf.path();
   // convert_hf_to_gguf.py leaves the key out when the tokenizer has no merges (llama.cpp then
@@ -266,8 +267,8 @@ void write_byte_level_bpe(const io::GgufFile& gguf, const std::string& directory
              tokenizer.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
-void write_tokenizer_config(const io::GgufFile& gguf, const std::string& directory,
-                            const Vocabulary& v, const std::string& tokenizer_class) {
+void write_tokenizer_config(const GgufFile& gguf, const std::string& directory, const Vocabulary& v,
+                            const std::string& tokenizer_class) {
   json config = json::object();
   config["tokenizer_class"] = tokenizer_class;
   config["add_bos_token"] = v.add_bos;
@@ -302,8 +303,7 @@ std::string supported_bpe_pre_tokenizers_text() {
   return text;
 }
 
-std::vector<std::string> write_hf_tokenizer(const io::GgufFile& gguf,
-                                            const std::string& directory) {
+std::vector<std::string> write_hf_tokenizer(const GgufFile& gguf, const std::string& directory) {
   const std::string& path = gguf.path();
   SLIM_CHECK(gguf.contains("tokenizer.ggml.model"), path,
              ": the file has no tokenizer (tokenizer.ggml.model is missing)");
@@ -324,9 +324,9 @@ std::vector<std::string> write_hf_tokenizer(const io::GgufFile& gguf,
     return {"tokenizer.json", "tokenizer_config.json"};
   }
   if (kind == "llama") {
-    io::SentencePieceModel model = io::sentencepiece_model_from_gguf(gguf);
+    SentencePieceModel model = sentencepiece_model_from_gguf(gguf);
     const Vocabulary v = read_vocabulary(gguf, /*default_add_bos=*/true);
-    write_file(directory + "/tokenizer.model", io::serialize_sentencepiece_model(model));
+    write_file(directory + "/tokenizer.model", serialize_sentencepiece_model(model));
     write_tokenizer_config(gguf, directory, v, "LlamaTokenizer");
     return {"tokenizer.model", "tokenizer_config.json"};
   }
@@ -334,4 +334,4 @@ std::vector<std::string> write_hf_tokenizer(const io::GgufFile& gguf,
             "; Slim rebuilds 'gpt2' (byte-level BPE) and 'llama' (SentencePiece) vocabularies");
 }
 
-}  // namespace slim::exporter
+}  // namespace slim::io

@@ -1,5 +1,5 @@
-// GGUF -> Hugging Face directory (see slim/export/gguf_import.h).
-#include "slim/export/gguf_import.h"
+// GGUF -> Hugging Face directory (see slim/io/gguf_import.h).
+#include "slim/io/gguf_import.h"
 
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
@@ -21,11 +21,12 @@
 #include "slim/io/gguf.h"
 #include "slim/io/model_config.h"
 #include "slim/io/safetensors.h"
+#include "slim/io/tokenizer/gguf_tokenizer.h"
 #include "slim/model/architecture.h"
 #include "slim/model/family.h"
 #include "slim/model/tensor_layout.h"
 
-namespace slim::exporter {
+namespace slim::io {
 
 namespace {
 
@@ -152,7 +153,7 @@ struct Geometry {
   int64_t head_dim = 0;
 };
 
-const ArchitectureRow& find_row(const io::GgufFile& gguf) {
+const ArchitectureRow& find_row(const GgufFile& gguf) {
   const std::string arch = gguf.get_string("general.architecture");
   for (const auto& row : kArchitectures) {
     if (arch == row.gguf) return row;
@@ -162,14 +163,14 @@ const ArchitectureRow& find_row(const io::GgufFile& gguf) {
 }
 
 // Rows of a 2-D GGUF tensor (ggml dims[1]); throws naming the tensor when it is not 2-D.
-int64_t rows_of(const io::GgufFile& gguf, const std::string& name) {
+int64_t rows_of(const GgufFile& gguf, const std::string& name) {
   const auto& info = gguf.tensor(name);
   SLIM_CHECK(info.dims.size() == 2, gguf.path(), ": tensor ", quote(name), " has ",
              info.dims.size(), " dimensions, expected 2");
   return info.dims[1];
 }
 
-json config_json(const io::GgufFile& gguf, const ArchitectureRow& row, c10::ScalarType dtype,
+json config_json(const GgufFile& gguf, const ArchitectureRow& row, c10::ScalarType dtype,
                  Geometry* geometry) {
   const std::string& path = gguf.path();
   const std::string p = std::string(row.gguf) + ".";
@@ -269,7 +270,7 @@ json config_json(const io::GgufFile& gguf, const ArchitectureRow& row, c10::Scal
     SLIM_CHECK(rope.is_null(), path, ": both ", p, "rope.scaling.type ", quote(scaling),
                " and tensor '", kRopeFreqs, "' describe rope scaling");
     const auto& info = gguf.tensor(kRopeFreqs);
-    const at::Tensor values = io::dequantize_gguf_tensor(gguf, info).reshape({-1});
+    const at::Tensor values = dequantize_gguf_tensor(gguf, info).reshape({-1});
     std::vector<float> factors(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
     SLIM_CHECK(static_cast<int64_t>(factors.size()) * 2 == g.head_dim, path, ": tensor '",
                kRopeFreqs, "' has ", factors.size(),
@@ -334,7 +335,7 @@ json config_json(const io::GgufFile& gguf, const ArchitectureRow& row, c10::Scal
   return config;
 }
 
-json generation_config_json(const io::GgufFile& gguf) {
+json generation_config_json(const GgufFile& gguf) {
   json generation = json::object();
   if (const auto bos = gguf.get_int_opt("tokenizer.ggml.bos_token_id"))
     generation["bos_token_id"] = *bos;
@@ -388,14 +389,14 @@ std::string hf_tensor_name(const std::string& gguf_name) {
   return "";
 }
 
-json hf_config_from_gguf(const io::GgufFile& gguf, c10::ScalarType dtype) {
+json hf_config_from_gguf(const GgufFile& gguf, c10::ScalarType dtype) {
   Geometry geometry;
   return config_json(gguf, find_row(gguf), dtype, &geometry);
 }
 
-at::Tensor hf_tensor_from_gguf(const io::GgufFile& gguf, const io::GgufTensorInfo& info,
-                               int64_t heads, int64_t kv_heads, c10::ScalarType dtype) {
-  at::Tensor value = io::dequantize_gguf_tensor(gguf, info, dtype);
+at::Tensor hf_tensor_from_gguf(const GgufFile& gguf, const GgufTensorInfo& info, int64_t heads,
+                               int64_t kv_heads, c10::ScalarType dtype) {
+  at::Tensor value = dequantize_gguf_tensor(gguf, info, dtype);
   if (find_row(gguf).permuted_qk) {
     const std::string& n = info.name;
     const auto ends_with = [&](const std::string& suffix) {
@@ -413,7 +414,7 @@ at::Tensor hf_tensor_from_gguf(const io::GgufFile& gguf, const io::GgufTensorInf
 GgufImportSummary import_gguf(const GgufImportOptions& options) {
   SLIM_CHECK(!options.gguf_path.empty(), "GGUF import: no input file given");
   SLIM_CHECK(!options.save_path.empty(), "GGUF import: no output directory given");
-  const auto gguf = io::GgufFile::open(options.gguf_path);
+  const auto gguf = GgufFile::open(options.gguf_path);
   const std::string& path = gguf->path();
   if (const auto splits = gguf->get_int_opt("split.count"); splits && *splits > 1) {
     SLIM_FAIL(path, ": this is part ", gguf->get_int_opt("split.no").value_or(0) + 1, " of a GGUF ",
@@ -434,12 +435,12 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
   const json config = hf_config_from_gguf(*gguf, options.dtype);
   const std::string config_text = config.dump(2) + "\n";
   // Our own parser validates the geometry with the rules every Slim command applies.
-  const io::ModelConfig parsed =
-      io::parse_model_config(nlohmann::json::parse(config_text), path + " (as config.json)");
+  const ModelConfig parsed =
+      parse_model_config(nlohmann::json::parse(config_text), path + " (as config.json)");
   const auto expected = model::expected_tensors(parsed);
 
   // GGUF tensors by their Hugging Face names; anything unknown is an error, not silently dropped.
-  std::unordered_map<std::string, const io::GgufTensorInfo*> by_hf_name;
+  std::unordered_map<std::string, const GgufTensorInfo*> by_hf_name;
   std::map<std::string, int64_t> source_types;
   for (const auto& info : gguf->tensors()) {
     if (info.name == kRopeFreqs) continue;
@@ -447,7 +448,7 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
     SLIM_CHECK(!hf.empty(), path, ": tensor ", quote(info.name), " has no counterpart in ", row.hf,
                " (Slim imports dense llama / qwen2 / qwen3 decoders)");
     by_hf_name[hf] = &info;
-    ++source_types[io::ggml_type_name(static_cast<uint32_t>(info.type))];
+    ++source_types[ggml_type_name(static_cast<uint32_t>(info.type))];
   }
   std::unordered_set<std::string> used;
   for (const auto& tensor : expected) {
@@ -467,17 +468,18 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
                parsed.num_hidden_layers, parsed.hidden_size, parsed.vocab_size, types_text);
 
   AtomicOutputDir output(options.save_path, options.overwrite);
-  io::SafetensorsWriterOptions writer_options;
+  SafetensorsWriterOptions writer_options;
   writer_options.max_shard_bytes = options.max_shard_bytes;
   writer_options.metadata = {{"format", "pt"}};
-  io::SafetensorsWriter writer(output.path(), writer_options);
+  SafetensorsWriter writer(output.path(), writer_options);
   Progress progress("gguf import", static_cast<int64_t>(expected.size()), "tensors");
   for (const auto& tensor : expected) {
-    const io::GgufTensorInfo& info = *by_hf_name.at(tensor.name);
+    const GgufTensorInfo& info = *by_hf_name.at(tensor.name);
     std::vector<int64_t> shape(info.dims.rbegin(), info.dims.rend());
     SLIM_CHECK(shape == tensor.shape, path, ": tensor ", quote(info.name), " has shape ",
-               model::shape_text(info.dims), " (ggml order), i.e. ", model::shape_text(shape), " for ",
-               quote(tensor.name), ", but the configuration needs ", model::shape_text(tensor.shape));
+               model::shape_text(info.dims), " (ggml order), i.e. ", model::shape_text(shape),
+               " for ", quote(tensor.name), ", but the configuration needs ",
+               model::shape_text(tensor.shape));
     const at::Tensor value = hf_tensor_from_gguf(*gguf, info, parsed.num_attention_heads,
                                                  parsed.num_key_value_heads, options.dtype);
     writer.add(tensor.name, value);
@@ -506,4 +508,4 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
   return summary;
 }
 
-}  // namespace slim::exporter
+}  // namespace slim::io

@@ -11,10 +11,8 @@
 // tie_word_embeddings is set when there is no `output` tensor; linear / yarn rope scaling comes
 // from `<arch>.rope.scaling.*`, and llama3 rope scaling is recovered from the `rope_freqs` tensor.
 //
-// Tokenizer: `tokenizer.ggml.model` "gpt2" becomes a byte-level BPE tokenizer.json whose
-// pre-tokenizer follows `tokenizer.ggml.pre` (llama-bpe, qwen2 or gpt-2 families); "llama" becomes
-// a SentencePiece tokenizer.model. Both come with tokenizer_config.json (special tokens,
-// add_bos_token / add_eos_token, chat template).
+// Tokenizer: rebuilt from the GGUF vocabulary by write_hf_tokenizer (slim/io/tokenizer/
+// gguf_tokenizer.h).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -26,11 +24,9 @@
 #include <vector>
 
 namespace slim::io {
+
 class GgufFile;
 struct GgufTensorInfo;
-}  // namespace slim::io
-
-namespace slim::exporter {
 
 struct GgufImportOptions {
   std::string gguf_path;
@@ -57,22 +53,15 @@ GgufImportSummary import_gguf(const GgufImportOptions& options);
 
 // config.json of the model in `gguf`, as import_gguf writes it (torch_dtype `dtype`): built from
 // the `<arch>.*` hyper-parameters and checked against the tensors. Throws naming the file and key.
-nlohmann::ordered_json hf_config_from_gguf(const io::GgufFile& gguf, c10::ScalarType dtype);
+nlohmann::ordered_json hf_config_from_gguf(const GgufFile& gguf, c10::ScalarType dtype);
 
 // The Hugging Face value of a GGUF tensor: dequantized to `dtype`, row-major, and for the `llama`
 // architecture attn_q / attn_k rows (weights and biases) un-permuted for `heads` / `kv_heads`.
-at::Tensor hf_tensor_from_gguf(const io::GgufFile& gguf, const io::GgufTensorInfo& info,
-                               int64_t heads, int64_t kv_heads, c10::ScalarType dtype);
+at::Tensor hf_tensor_from_gguf(const GgufFile& gguf, const GgufTensorInfo& info, int64_t heads,
+                               int64_t kv_heads, c10::ScalarType dtype);
 
 // Hugging Face name of a GGUF tensor of a llama / qwen2 / qwen3 model ("blk.3.ffn_up.weight" ->
 // "model.layers.3.mlp.up_proj.weight"); "" for names it does not know.
 std::string hf_tensor_name(const std::string& gguf_name);
 
-// Writes the tokenizer files rebuilt from the GGUF vocabulary into `directory` (which must
-// exist); returns the names written. Throws for vocabularies it cannot rebuild.
-std::vector<std::string> write_hf_tokenizer(const io::GgufFile& gguf, const std::string& directory);
-
-// The pre-tokenizer families write_hf_tokenizer knows for "gpt2" vocabularies, for messages.
-std::string supported_bpe_pre_tokenizers_text();
-
-}  // namespace slim::exporter
+}  // namespace slim::io
