@@ -160,17 +160,17 @@ std::string layer_pattern(const std::string& tensor_name) {
   std::string result = tensor_name;
   for (const char* marker : {".layers.", ".experts."}) {
     const std::string kMarker = marker;
-  size_t at = result.find(kMarker);
-  while (at != std::string::npos) {
-    const size_t digits = at + kMarker.size();
-    size_t end = digits;
-    while (end < result.size() && std::isdigit(static_cast<unsigned char>(result[end])))
-      ++end;
-    if (end > digits && end < result.size() && result[end] == '.') {
-      result.replace(digits, end - digits, "*");
+    size_t at = result.find(kMarker);
+    while (at != std::string::npos) {
+      const size_t digits = at + kMarker.size();
+      size_t end = digits;
+      while (end < result.size() && std::isdigit(static_cast<unsigned char>(result[end])))
+        ++end;
+      if (end > digits && end < result.size() && result[end] == '.') {
+        result.replace(digits, end - digits, "*");
+      }
+      at = result.find(kMarker, digits);
     }
-    at = result.find(kMarker, digits);
-  }
   }
   return result;
 }

@@ -48,8 +48,8 @@ class Tokenizer {
   std::optional<TokenId> pad_id_;
 };
 
-// `path` is a directory holding tokenizer.json (preferred) or tokenizer.model, or one of those
-// files. tokenizer_config.json beside it, when present, supplies bos/eos tokens and add_bos_token /
+// `path` is a directory holding tokenizer.json (preferred) or tokenizer.model, one of those
+// files, or a .gguf file (its vocabulary rebuilt as slim/io/tokenizer/gguf_tokenizer.h does). tokenizer_config.json beside it, when present, supplies bos/eos tokens and add_bos_token /
 // add_eos_token. Throws slim::Error naming the file and key on anything unsupported or malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
