@@ -5,7 +5,6 @@
 //   --format ascendv1 | compressed-tensors --scheme S
 //                  Hugging Face directory -> data-free quantized directory
 //                  (slim/pipeline/data_free_convert.h)
-#include <malloc.h>
 
 #include <cstdio>
 
@@ -40,11 +39,6 @@ struct ConvertCli {
 int convert_quantized(const ConvertCli& options) {
   SLIM_CHECK(!options.scheme.empty(), "--format ", options.format,
              " needs --scheme (w8a16, w4a16, wfp8, mxfp8 or mxfp4)");
-  // Streaming allocates and frees tensors of every size once each. glibc raises its mmap
-  // threshold after large frees (up to 32 MB), after which such tensors come from the heap and
-  // are not given back: peak RSS grew to 1.8 GB on a 2.2 GB model. A fixed threshold returns every
-  // block over 1 MiB to the system when freed (measured: 0.29 GB, docs/benchmarks.md).
-  ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
   pipeline::DataFreeConvertOptions convert;
   convert.model_path = options.model_path;
   convert.save_path = options.save_path;

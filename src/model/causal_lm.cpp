@@ -98,6 +98,7 @@ DecoderLayer CausalLM::load_layer(int64_t index, bool keep_stored_dtype) const {
       linears.emplace_back(module.name, module.shape[0], module.shape[1],
                            deployed_computation(std::move(*record), options_.device), role,
                            module.expert);
+      read.push_back(module.name);  // the record's tensors
       continue;
     }
     std::optional<at::Tensor> bias;
