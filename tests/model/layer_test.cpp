@@ -7,8 +7,11 @@
 #include <numeric>
 
 #include "slim/model/causal_lm.h"
+#include "slim/model/deployed_computation.h"
 #include "slim/model/random_model.h"
 #include "slim/model/roles.h"
+#include "slim/quant/deployed_forward.h"
+#include "slim/quant/numerics.h"
 #include "support/expect_error.h"
 #include "support/temp_dir.h"
 
@@ -239,6 +242,35 @@ TEST(MixtureOfExperts, FeedForwardMatchesAScalarReferenceForEveryFamily) {
       }
     }
   }
+}
+
+TEST(DeployedComputation, RunsTheRecordAsTheEngineKernelBitForBit) {
+  at::manual_seed(11);
+  const at::Tensor weight = at::randn({48, 64}, at::kBFloat16);
+  const at::Tensor bias = at::randn({48}, at::kBFloat16);
+  const at::Tensor x = at::randn({2, 5, 64}, at::kFloat);
+  using slim::quant::QDtype;
+  using slim::quant::QScope;
+  const slim::quant::QScheme none{};
+  const slim::quant::QScheme dynamic{QDtype::Int8, QScope::PerToken, true, 0};
+  for (const auto& [act, w] :
+       {std::pair{none, slim::quant::QScheme{QDtype::Int8, QScope::PerChannel, true, 0}},
+        std::pair{none, slim::quant::QScheme{QDtype::Int4, QScope::PerGroup, false, 32}},
+        std::pair{dynamic, slim::quant::QScheme{QDtype::Int8, QScope::PerChannel, true, 0}}}) {
+    const auto record = slim::quant::deploy_linear("m.proj", weight, bias, act, w, std::nullopt,
+                                                   at::kBFloat16);
+    Linear linear("m.proj", 48, 64, deployed_computation(record, c10::kCPU), "attn_q");
+    const at::Tensor expected = slim::quant::deployed_linear_forward(record, x);
+    EXPECT_TRUE(at::equal(linear.forward(x), expected)) << slim::quant::tag_name(record.tag);
+    EXPECT_TRUE(at::equal(linear.forward(x), expected)) << "second call (cached weight)";
+    EXPECT_TRUE(at::equal(linear.forward(x.to(at::kDouble)),
+                          slim::quant::deployed_linear_forward(record, x.to(at::kDouble))));
+  }
+  const auto record = slim::quant::deploy_linear(
+      "m.proj", weight, bias, none, {QDtype::Int8, QScope::PerChannel, true, 0}, std::nullopt,
+      at::kBFloat16);
+  Linear linear("m.proj", 48, 64, deployed_computation(record, c10::kCPU), "attn_q");
+  EXPECT_ERROR_WITH(linear.forward(at::randn({2, 63})), "m.proj");
 }
 
 }  // namespace
