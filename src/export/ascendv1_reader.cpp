@@ -7,6 +7,7 @@
 #include "export/quant_format_common.h"
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/text.h"
 #include "slim/export/ascendv1.h"
 #include "slim/io/safetensors.h"
 #include "slim/quant/numerics.h"
@@ -58,11 +59,6 @@ const TagLayout* layout_of(const std::string& tag) {
     if (tag == tag_name(layout.tag)) return &layout;
   }
   return nullptr;
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 QScheme scheme(QDtype dtype, QScope scope, bool symmetric = true, int64_t group_size = 0) {

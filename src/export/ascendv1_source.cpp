@@ -7,6 +7,7 @@
 
 #include "export/weight_sources.h"
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 #include "slim/export/ascendv1.h"
 #include "slim/io/model_config.h"
 #include "slim/io/safetensors.h"
@@ -44,11 +45,6 @@ std::string known_tags_text() {
   for (const auto t : kLinearTags)
     text += std::string(", ") + quant::tag_name(t);
   return text;
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 class AscendV1WeightSource final : public QuantizedDirectorySource {

@@ -12,6 +12,7 @@
 #include "export/quant_format_common.h"
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/text.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/family.h"
 #include "slim/quant/numerics.h"
@@ -319,8 +320,7 @@ void CompressedTensorsSaver::add_float(const std::string& name, const at::Tensor
   // A 2-D float weight is most likely an unquantized Linear: vLLM needs every Linear either
   // targeted or ignored. Embeddings are not Linear modules.
   const std::string suffix = ".weight";
-  if (tensor.dim() == 2 && name.size() > suffix.size() &&
-      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+  if (tensor.dim() == 2 && name.size() > suffix.size() && ends_with(name, suffix)) {
     const std::string module = name.substr(0, name.size() - suffix.size());
     const std::string last =
         module.substr(module.rfind('.') == std::string::npos ? 0 : module.rfind('.') + 1);
@@ -380,14 +380,9 @@ const std::vector<std::string> kModuleParams = {
     "bias",
 };
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // vLLM's matching: a target equals the name, or "re:<pattern>" matches from its start.
 bool target_matches(const std::string& target, const std::string& name) {
-  if (target.rfind("re:", 0) == 0) {
+  if (starts_with(target, "re:")) {
     try {
       return std::regex_search(name, std::regex(target.substr(3)),
                                std::regex_constants::match_continuous);
@@ -475,7 +470,7 @@ CompressedTensorsReader::CompressedTensorsReader(const std::string& directory,
       for (const auto& [group_name, scheme] : quantization_config_["config_groups"].items()) {
         for (const auto& target : scheme.value("targets", json::array())) {
           const std::string text = target.is_string() ? target.get<std::string>() : "";
-          if (!ignored && !text.empty() && text.rfind("re:", 0) != 0 &&
+          if (!ignored && !text.empty() && !starts_with(text, "re:") &&
               text.find('.') == std::string::npos) {
             group = group_name;  // a module class name: Slim cannot check the class
             break;

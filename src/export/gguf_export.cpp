@@ -13,6 +13,7 @@
 #include "slim/core/error.h"
 #include "slim/core/files.h"
 #include "slim/core/progress.h"
+#include "slim/core/text.h"
 #include "slim/io/gguf_writer.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/family.h"
@@ -85,12 +86,8 @@ std::optional<double> number_of(const json& object, const char* key) {
 // The GGUF tensor type the converter picks: f32 for 1-D tensors, norms and anything that is not a
 // `.weight`; the outtype otherwise.
 io::GgmlType tensor_type(const std::string& gguf_name, size_t dims, const OutType& outtype) {
-  auto ends_with = [&](const std::string& suffix) {
-    return gguf_name.size() >= suffix.size() &&
-           gguf_name.compare(gguf_name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
   // The converter keeps MoE routers in f32 too (FFN_GATE_INP).
-  if (dims <= 1 || ends_with("_norm.weight") || !ends_with(".weight") ||
+  if (dims <= 1 || ends_with(gguf_name, "_norm.weight") || !ends_with(gguf_name, ".weight") ||
       gguf_name.find(".ffn_gate_inp") != std::string::npos)
     return io::GgmlType::F32;
   return outtype.type;
@@ -339,9 +336,7 @@ GgufExportResult export_gguf(const GgufExportOptions& options) {
     for (const auto& name : checkpoint.names()) {
       if (known.count(name)) continue;
       const std::string ignored = ".rotary_emb.inv_freq";  // the converter skips it too
-      if (name.size() >= ignored.size() &&
-          name.compare(name.size() - ignored.size(), ignored.size(), ignored) == 0)
-        continue;
+      if (ends_with(name, ignored)) continue;
       SLIM_FAIL(options.model_path, ": tensor ", quote(name), " is not part of a ", hf_arch,
                 " and has no llama.cpp name");
     }

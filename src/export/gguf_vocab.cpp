@@ -11,6 +11,7 @@
 
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/text.h"
 #include "slim/export/gguf_export.h"
 #include "slim/io/gguf_writer.h"
 #include "slim/io/tokenizer/sentencepiece.h"
@@ -105,16 +106,12 @@ std::optional<json> read_json_opt(const fs::path& path) {
 
 // gguf-py's does_token_look_special.
 bool looks_special(const std::string& token) {
-  auto starts = [&](const std::string& prefix) { return token.rfind(prefix, 0) == 0; };
-  auto ends = [&](const std::string& suffix) {
-    return token.size() >= suffix.size() &&
-           token.compare(token.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
   if (token == "<pad>" || token == "<mask>" || token == "<2mass>" || token == "[@BOS@]")
     return true;
-  if (starts("<|") && ends("|>")) return true;
-  if (starts("<\xEF\xBD\x9C") && ends("\xEF\xBD\x9C>")) return true;  // <｜ ... ｜>
-  return starts("<unused") && ends(">");
+  if (starts_with(token, "<|") && ends_with(token, "|>")) return true;
+  if (starts_with(token, "<\xEF\xBD\x9C") && ends_with(token, "\xEF\xBD\x9C>"))
+    return true;  // <｜ ... ｜>
+  return starts_with(token, "<unused") && ends_with(token, ">");
 }
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {

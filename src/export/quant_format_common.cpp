@@ -12,6 +12,7 @@
 
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/text.h"
 #include "slim/io/model_config.h"
 
 namespace slim::exporter::detail {
@@ -128,10 +129,6 @@ std::vector<std::string> model_files_to_copy(const std::string& model_path,
                                              const std::vector<std::string>& suffixes) {
   SLIM_CHECK(fs::is_directory(model_path), model_path,
              ": model directory (for config and tokenizer files) does not exist");
-  const auto ends_with = [](const std::string& text, const std::string& suffix) {
-    return text.size() >= suffix.size() &&
-           text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(model_path)) {
     if (!entry.is_regular_file()) continue;

@@ -10,6 +10,7 @@
 #include "export/weight_sources.h"
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/text.h"
 #include "slim/export/ascendv1.h"
 
 namespace slim::exporter::detail {
@@ -79,14 +80,6 @@ namespace slim::model {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool has_gguf_magic(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -17,6 +17,7 @@
 #include "slim/core/error.h"
 #include "slim/core/files.h"
 #include "slim/core/progress.h"
+#include "slim/core/text.h"
 #include "slim/io/ggml_quants.h"
 #include "slim/io/gguf.h"
 #include "slim/io/model_config.h"
@@ -399,13 +400,9 @@ at::Tensor hf_tensor_from_gguf(const GgufFile& gguf, const GgufTensorInfo& info,
   at::Tensor value = dequantize_gguf_tensor(gguf, info, dtype);
   if (find_row(gguf).permuted_qk) {
     const std::string& n = info.name;
-    const auto ends_with = [&](const std::string& suffix) {
-      return n.size() >= suffix.size() &&
-             n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
-    if (ends_with(".attn_q.weight") || ends_with(".attn_q.bias"))
+    if (ends_with(n, ".attn_q.weight") || ends_with(n, ".attn_q.bias"))
       value = unpermute_qk(value, heads, n);
-    else if (ends_with(".attn_k.weight") || ends_with(".attn_k.bias"))
+    else if (ends_with(n, ".attn_k.weight") || ends_with(n, ".attn_k.bias"))
       value = unpermute_qk(value, kv_heads, n);
   }
   return value;
@@ -477,9 +474,8 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
     const GgufTensorInfo& info = *by_hf_name.at(tensor.name);
     std::vector<int64_t> shape(info.dims.rbegin(), info.dims.rend());
     SLIM_CHECK(shape == tensor.shape, path, ": tensor ", quote(info.name), " has shape ",
-               model::shape_text(info.dims), " (ggml order), i.e. ", model::shape_text(shape),
-               " for ", quote(tensor.name), ", but the configuration needs ",
-               model::shape_text(tensor.shape));
+               shape_text(info.dims), " (ggml order), i.e. ", shape_text(shape), " for ",
+               quote(tensor.name), ", but the configuration needs ", shape_text(tensor.shape));
     const at::Tensor value = hf_tensor_from_gguf(*gguf, info, parsed.num_attention_heads,
                                                  parsed.num_key_value_heads, options.dtype);
     writer.add(tensor.name, value);

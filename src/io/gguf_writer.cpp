@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 
 namespace slim::io {
 
@@ -93,13 +94,6 @@ std::optional<at::ScalarType> scalar_type_of(GgmlType type) {
 
 uint64_t align_up(uint64_t value, uint64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
 }
 
 }  // namespace

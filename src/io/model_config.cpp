@@ -8,6 +8,7 @@
 
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/text.h"
 #include "slim/model/architecture.h"
 
 namespace slim::io {
@@ -339,7 +340,7 @@ const char* torch_dtype_name(c10::ScalarType type) {
 }
 
 std::optional<c10::ScalarType> parse_torch_dtype_name(const std::string& spelled) {
-  const std::string name = spelled.rfind("torch.", 0) == 0 ? spelled.substr(6) : spelled;
+  const std::string name = starts_with(spelled, "torch.") ? spelled.substr(6) : spelled;
   if (name == "bfloat16") return c10::kBFloat16;
   if (name == "float16" || name == "half") return c10::kHalf;
   if (name == "float32" || name == "float") return c10::kFloat;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 
 namespace slim::io {
 
@@ -67,18 +68,6 @@ bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) {
   return __builtin_mul_overflow(a, b, out);
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 uint64_t read_u64_le(const uint8_t* bytes) {
   uint64_t value = 0;
   for (int i = 7; i >= 0; --i)
@@ -124,9 +113,9 @@ TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, 
   uint64_t expected = dtype_size(info.dtype);
   for (int64_t dim : info.shape) {
     SLIM_CHECK(!mul_overflows(expected, static_cast<uint64_t>(dim), &expected), where, ": shape ",
-               shape_string(info.shape), " overflows the byte count");
+               shape_text(info.shape), " overflows the byte count");
   }
-  SLIM_CHECK(expected == info.nbytes(), where, ": shape ", shape_string(info.shape), " x ",
+  SLIM_CHECK(expected == info.nbytes(), where, ": shape ", shape_text(info.shape), " x ",
              dtype_name(info.dtype), " needs ", expected, " bytes but data_offsets [", info.begin,
              ", ", info.end, "] hold ", info.nbytes());
   return info;

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 #include "slim/model/deployed_computation.h"
 #include "slim/model/tensor_layout.h"
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 #include "slim/model/family.h"
 
 namespace slim::model {
@@ -174,8 +175,8 @@ bool matches_role(const std::string& pattern, const std::string& rest, int64_t* 
     return pattern == rest;
   }
   const std::string head = pattern.substr(0, at), tail = pattern.substr(at + 3);
-  if (rest.size() <= head.size() + tail.size() || rest.compare(0, head.size(), head) != 0 ||
-      rest.compare(rest.size() - tail.size(), tail.size(), tail) != 0)
+  if (rest.size() <= head.size() + tail.size() || !starts_with(rest, head) ||
+      !ends_with(rest, tail))
     return false;
   const std::string digits = rest.substr(head.size(), rest.size() - head.size() - tail.size());
   if (digits.empty() || digits.size() > 9 ||

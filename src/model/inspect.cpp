@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/tensor_layout.h"
 #include "slim/model/weight_source.h"

@@ -4,13 +4,6 @@
 
 namespace slim::model {
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::vector<ExpectedTensor> expected_layer_tensors(const io::ModelConfig& config, int64_t layer) {
   std::vector<ExpectedTensor> tensors;
   for (const LayerModule& module : layer_modules(config, layer)) {

@@ -13,20 +13,11 @@
 #include <type_traits>
 
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 #include "slim/quant/observer.h"
 
 namespace slim::quant {
 namespace {
-
-std::string shape_of(const at::Tensor& tensor) {
-  if (!tensor.defined()) return "undefined";
-  std::string out = "[";
-  for (int64_t d = 0; d < tensor.dim(); ++d) {
-    if (d > 0) out += ", ";
-    out += std::to_string(tensor.size(d));
-  }
-  return out + "]";
-}
 
 bool is_integer(QDtype dtype) {
   return dtype == QDtype::Int8 || dtype == QDtype::Int4;
@@ -91,8 +82,8 @@ Grouped group_view(const std::string& name, const at::Tensor& x, const QParams& 
       at::infer_size(x.sizes(), params.scale.sizes());
       at::infer_size(x.sizes(), params.offset.sizes());
     } catch (const std::exception&) {
-      SLIM_FAIL("tensor ", quote(name), " of shape ", shape_of(x), ": ",
-                qscope_name(params.scheme.scope), " parameters of shape ", shape_of(params.scale),
+      SLIM_FAIL("tensor ", quote(name), " of shape ", shape_text(x), ": ",
+                qscope_name(params.scheme.scope), " parameters of shape ", shape_text(params.scale),
                 " do not broadcast against it");
     }
     return {x, params.scale, params.offset};
@@ -101,15 +92,15 @@ Grouped group_view(const std::string& name, const at::Tensor& x, const QParams& 
   SLIM_CHECK(x.dim() >= 1, "tensor ", quote(name), " needs a last dim to group");
   const int64_t in = x.size(-1);
   SLIM_CHECK(g > 0 && in % g == 0, "tensor ", quote(name), ": group size ", g,
-             " does not divide the input dim ", in, " (shape ", shape_of(x), ")");
+             " does not divide the input dim ", in, " (shape ", shape_text(x), ")");
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
   std::vector<int64_t> param_shape = shape;
   param_shape.push_back(in / g);
   SLIM_CHECK(params.scale.sizes() == at::IntArrayRef(param_shape) &&
                  params.offset.sizes() == params.scale.sizes(),
-             "tensor ", quote(name), " of shape ", shape_of(x), " with group size ", g,
-             ": per-group parameters must have shape ", shape_of(at::empty(param_shape)),
-             ", found scale ", shape_of(params.scale), " and offset ", shape_of(params.offset));
+             "tensor ", quote(name), " of shape ", shape_text(x), " with group size ", g,
+             ": per-group parameters must have shape ", shape_text(param_shape), ", found scale ",
+             shape_text(params.scale), " and offset ", shape_text(params.offset));
   shape.push_back(in / g);
   shape.push_back(g);
   return {x.reshape(shape), params.scale.unsqueeze(-1), params.offset.unsqueeze(-1)};
@@ -473,8 +464,8 @@ QParams calculate_qparam(const std::string& name, const at::Tensor& min, const a
   check_floating(name + " (min)", min);
   check_floating(name + " (max)", max);
   SLIM_CHECK(min.sizes() == max.sizes() && min.scalar_type() == max.scalar_type(), "tensor ",
-             quote(name), ": min ", shape_of(min), " ", c10::toString(min.scalar_type()),
-             " and max ", shape_of(max), " ", c10::toString(max.scalar_type()), " differ");
+             quote(name), ": min ", shape_text(min), " ", c10::toString(min.scalar_type()),
+             " and max ", shape_text(max), " ", c10::toString(max.scalar_type()), " differ");
   SLIM_CHECK(finite_values(min) && finite_values(max), "tensor ", quote(name),
              " contains NaN or Inf (its statistics are not finite)");
   if (scheme.scope == QScope::PerGroup) {
@@ -622,7 +613,7 @@ at::Tensor mx_shared_exponents(const at::Tensor& block_amax, QDtype dtype) {
 
 at::Tensor mx_block_amax(const std::string& name, const at::Tensor& x) {
   check_floating(name, x);
-  SLIM_CHECK(x.dim() >= 1 && x.size(-1) > 0, "tensor ", quote(name), " of shape ", shape_of(x),
+  SLIM_CHECK(x.dim() >= 1 && x.size(-1) > 0, "tensor ", quote(name), " of shape ", shape_text(x),
              " has no elements along its last dim to form MX blocks");
   const int64_t n = x.size(-1);
   const int64_t blocks = (n + kMxBlock - 1) / kMxBlock;
@@ -721,7 +712,7 @@ MxQuantized mx_quantize(const std::string& name, const at::Tensor& x, QDtype dty
   SLIM_CHECK(is_mx(dtype), "tensor ", quote(name), ": mx_quantize needs mxfp8 or mxfp4, not ",
              qdtype_name(dtype));
   check_floating(name, x);
-  SLIM_CHECK(x.dim() >= 1 && x.size(-1) > 0, "tensor ", quote(name), " of shape ", shape_of(x),
+  SLIM_CHECK(x.dim() >= 1 && x.size(-1) > 0, "tensor ", quote(name), " of shape ", shape_text(x),
              " has no elements along its last dim to form MX blocks");
   const at::ScalarType t = x.scalar_type();
   const at::Tensor in =
@@ -754,12 +745,12 @@ MxQuantized mx_quantize(const std::string& name, const at::Tensor& x, QDtype dty
 
 at::Tensor mx_dequantize(const at::Tensor& values, const at::Tensor& exponents,
                          at::ScalarType dtype) {
-  SLIM_CHECK(values.dim() >= 1 && exponents.dim() == values.dim(), "MX values ", shape_of(values),
-             " and exponents ", shape_of(exponents), " must have the same rank");
+  SLIM_CHECK(values.dim() >= 1 && exponents.dim() == values.dim(), "MX values ", shape_text(values),
+             " and exponents ", shape_text(exponents), " must have the same rank");
   const int64_t n = values.size(-1);
   const int64_t blocks = (n + kMxBlock - 1) / kMxBlock;
-  SLIM_CHECK(exponents.size(-1) == blocks, "MX values ", shape_of(values), " need ", blocks,
-             " exponents per row, found ", shape_of(exponents));
+  SLIM_CHECK(exponents.size(-1) == blocks, "MX values ", shape_text(values), " need ", blocks,
+             " exponents per row, found ", shape_text(exponents));
   const at::Tensor scale = pow2(exponents).repeat_interleave(kMxBlock, -1).narrow(-1, 0, n);
   return values.to(at::kFloat).mul(scale).to(dtype);
 }
@@ -773,7 +764,7 @@ at::Tensor mx_fake_quantize(const std::string& name, const at::Tensor& x, QDtype
 
 at::Tensor pack_int4_along_out(const std::string& name, const at::Tensor& codes) {
   SLIM_CHECK(codes.defined() && codes.scalar_type() == at::kChar && codes.dim() == 2, "tensor ",
-             quote(name), ": int4 codes must be int8 [out, in], found ", shape_of(codes));
+             quote(name), ": int4 codes must be int8 [out, in], found ", shape_text(codes));
   const int64_t out = codes.size(0);
   const int64_t in = codes.size(1);
   SLIM_CHECK(out % 2 == 0, "tensor ", quote(name),
@@ -809,7 +800,7 @@ at::Tensor pack_int4_along_out(const std::string& name, const at::Tensor& codes)
 
 at::Tensor unpack_int4_along_out(const at::Tensor& packed) {
   SLIM_CHECK(packed.defined() && packed.scalar_type() == at::kChar && packed.dim() == 2,
-             "packed int4 must be int8 [out/2, in], found ", shape_of(packed));
+             "packed int4 must be int8 [out/2, in], found ", shape_text(packed));
   const at::Tensor bytes = packed.view(at::kByte).to(at::kInt);
   // Sign-extend a nibble n: (n ^ 8) − 8.
   const at::Tensor even = bytes.bitwise_and(0x0F).bitwise_xor(8).sub(8);
@@ -819,7 +810,7 @@ at::Tensor unpack_int4_along_out(const at::Tensor& packed) {
 
 at::Tensor pack_e2m1(const std::string& name, const at::Tensor& values) {
   SLIM_CHECK(values.defined() && values.scalar_type() == at::kFloat && values.dim() == 2, "tensor ",
-             quote(name), ": E2M1 values must be fp32 [out, in], found ", shape_of(values));
+             quote(name), ": E2M1 values must be fp32 [out, in], found ", shape_text(values));
   const int64_t in = values.size(1);
   SLIM_CHECK(in % 2 == 0, "tensor ", quote(name),
              ": E2M1 packing puts two values per byte along the input dim, which must be even, "
@@ -865,7 +856,7 @@ at::Tensor pack_e2m1(const std::string& name, const at::Tensor& values) {
 
 at::Tensor unpack_e2m1(const at::Tensor& packed) {
   SLIM_CHECK(packed.defined() && packed.scalar_type() == at::kByte && packed.dim() == 2,
-             "packed E2M1 must be uint8 [out, in/2], found ", shape_of(packed));
+             "packed E2M1 must be uint8 [out, in/2], found ", shape_text(packed));
   std::vector<float> table(16);
   for (int c = 0; c < 16; ++c)
     table[c] = (c & 8 ? -1.0f : 1.0f) * kE2M1Magnitudes[c & 7];
@@ -897,7 +888,7 @@ bool quantize_weight_fused(const std::string& tensor, const at::Tensor& weight,
   if (scheme.scope == QScope::PerGroup) {
     group = scheme.group_size;
     SLIM_CHECK(group > 0 && cols % group == 0, "weight ", quote(tensor), ": group size ", group,
-               " does not divide the input dim ", cols, " (shape ", shape_of(weight), ")");
+               " does not divide the input dim ", cols, " (shape ", shape_text(weight), ")");
   }
   SLIM_CHECK(weight.numel() > 0, "weight ", quote(tensor), " is empty");
   const at::Tensor w = weight.contiguous();
@@ -960,7 +951,7 @@ bool quantize_fp8_weight_fused(const std::string& tensor, const at::Tensor& weig
 void check_weight(const std::string& tensor, const at::Tensor& weight) {
   check_floating(tensor, weight);
   SLIM_CHECK(weight.dim() == 2, "weight ", quote(tensor), " must be 2-D [out, in], found shape ",
-             shape_of(weight));
+             shape_text(weight));
   SLIM_CHECK(weight.device().is_cpu(), "weight ", quote(tensor), " must be on the CPU");
 }
 
@@ -989,7 +980,7 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
                "linear ", quote(name), " (", tag_name(d.tag),
                "): activation parameters must be per-tensor (one scale and one offset), found "
                "scale ",
-               shape_of(act_params->scale), " and offset ", shape_of(act_params->offset));
+               shape_text(act_params->scale), " and offset ", shape_text(act_params->offset));
     d.input_scale = act_params->scale.to(at::kFloat).reshape({1}).contiguous();
     d.input_offset = act_params->offset.to(at::kFloat).reshape({1}).contiguous();
     SLIM_CHECK(std::isfinite(d.input_scale.item<float>()) && d.input_scale.item<float>() > 0 &&

@@ -12,24 +12,16 @@
 #include <utility>
 
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 
 namespace slim::quant {
 namespace {
-
-std::string shape_of(const at::Tensor& tensor) {
-  std::string out = "[";
-  for (int64_t d = 0; d < tensor.dim(); ++d) {
-    if (d > 0) out += ", ";
-    out += std::to_string(tensor.size(d));
-  }
-  return out + "]";
-}
 
 void check_floating(const std::string& name, const at::Tensor& x) {
   SLIM_CHECK(x.defined(), "tensor ", quote(name), " is missing");
   SLIM_CHECK(at::isFloatingType(x.scalar_type()), "tensor ", quote(name),
              " must be floating point to be observed, found ", c10::toString(x.scalar_type()));
-  SLIM_CHECK(x.numel() > 0, "tensor ", quote(name), " is empty (shape ", shape_of(x), ")");
+  SLIM_CHECK(x.numel() > 0, "tensor ", quote(name), " is empty (shape ", shape_text(x), ")");
 }
 
 // NaN propagates through amin/amax and Inf shows as an infinite extreme: checking the statistics
@@ -48,7 +40,7 @@ at::Tensor observable(const at::Tensor& x) {
 void check_weight(const std::string& name, const at::Tensor& weight) {
   check_floating(name, weight);
   SLIM_CHECK(weight.dim() == 2, "weight ", quote(name), " must be 2-D [out, in], found shape ",
-             shape_of(weight));
+             shape_text(weight));
 }
 
 // One pass over contiguous rows of a weight: min and max of every group of `group` values,
@@ -137,7 +129,8 @@ MinMax weight_minmax_per_group(const std::string& name, const at::Tensor& weight
   check_weight(name, weight);
   const int64_t in = weight.size(1);
   SLIM_CHECK(group_size > 0 && in % group_size == 0, "weight ", quote(name), ": group size ",
-             group_size, " does not divide the input dim ", in, " (shape ", shape_of(weight), ")");
+             group_size, " does not divide the input dim ", in, " (shape ", shape_text(weight),
+             ")");
   return weight_groups(name, weight, group_size);
 }
 
@@ -165,7 +158,7 @@ MinMax act_minmax_per_head(const std::string& name, const at::Tensor& x) {
   check_floating(name, x);
   SLIM_CHECK(x.dim() == 4, "activation ", quote(name),
              " must be [batch, heads, seq, head_dim] for per-head statistics, found shape ",
-             shape_of(x));
+             shape_text(x));
   const at::Tensor v = observable(x);
   return checked(name, x.scalar_type(), at::amin(v, {0, 2, 3}).reshape({-1, 1, 1}),
                  at::amax(v, {0, 2, 3}).reshape({-1, 1, 1}));

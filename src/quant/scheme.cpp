@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 
 namespace slim::quant {
 namespace {
@@ -161,27 +162,6 @@ void check_group_size(const QScheme& scheme, const char* role) {
   }
 }
 
-std::string shape_of(const at::Tensor& tensor) {
-  if (!tensor.defined()) return "undefined";
-  std::string out = "[";
-  for (int64_t d = 0; d < tensor.dim(); ++d) {
-    if (d > 0) out += ", ";
-    out += std::to_string(tensor.size(d));
-  }
-  return out + "]";
-}
-
-std::string shape_text(std::initializer_list<int64_t> dims) {
-  std::string out = "[";
-  bool first = true;
-  for (int64_t d : dims) {
-    if (!first) out += ", ";
-    first = false;
-    out += std::to_string(d);
-  }
-  return out + "]";
-}
-
 struct Range {
   double min;
   double max;
@@ -228,7 +208,7 @@ class Validator {
                c10::toString(tensor.scalar_type())));
     }
     if (tensor.sizes() != at::IntArrayRef(shape)) {
-      fail(str(field, " must have shape ", shape_text(shape), ", found ", shape_of(tensor)));
+      fail(str(field, " must have shape ", shape_text(shape), ", found ", shape_text(tensor)));
     }
     if (!tensor.device().is_cpu()) fail(str(field, " must be on the CPU"));
   }
@@ -366,7 +346,7 @@ void DeployedLinear::validate() const {
   const Validator v(*this);
   if (!weight_codes.defined()) v.fail("weight_codes is missing");
   if (weight_codes.dim() != 2) {
-    v.fail(str("weight_codes must be 2-D [out, in], found shape ", shape_of(weight_codes)));
+    v.fail(str("weight_codes must be 2-D [out, in], found shape ", shape_text(weight_codes)));
   }
   if (!at::isFloatingType(model_dtype)) {
     v.fail(str("model_dtype must be a floating type, found ", c10::toString(model_dtype)));
@@ -376,7 +356,7 @@ void DeployedLinear::validate() const {
   if (bias) {
     if (!bias->defined() || bias->dim() != 1 || bias->size(0) != out ||
         !at::isFloatingType(bias->scalar_type())) {
-      v.fail(str("bias must be a floating [", out, "] tensor, found ", shape_of(*bias)));
+      v.fail(str("bias must be a floating [", out, "] tensor, found ", shape_text(*bias)));
     }
   }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "slim/core/files.h"
+#include "slim/core/text.h"
 #include "slim/export/ascendv1.h"
 #include "slim/export/compressed_tensors.h"
 #include "slim/export/gguf_export.h"
@@ -67,10 +68,6 @@ std::string convert(const std::string& model, const std::string& out, const std:
   options.exclude = {"*.mlp.down_proj"};
   pipeline::data_free_convert(options);
   return out;
-}
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
 }
 
 // Rewrites a safetensors file without `drop`; every other tensor keeps its bytes and dtype.

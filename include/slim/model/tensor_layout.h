@@ -28,7 +28,5 @@ struct ExpectedTensor {
 std::vector<ExpectedTensor> expected_tensors(const io::ModelConfig& config);
 // Tensors of decoder layer `layer` only.
 std::vector<ExpectedTensor> expected_layer_tensors(const io::ModelConfig& config, int64_t layer);
-// "[128, 64]" — the one shape printer for messages.
-std::string shape_text(const std::vector<int64_t>& shape);
 
 }  // namespace slim::model

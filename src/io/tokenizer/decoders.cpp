@@ -2,6 +2,7 @@
 #include "io/tokenizer/components.h"
 #include "io/tokenizer/unicode.h"
 #include "slim/core/error.h"
+#include "slim/core/text.h"
 
 namespace slim::io::tok {
 
@@ -137,13 +138,10 @@ class StripDecoder : public Decoder {
       : content_(std::move(content)), start_(start), stop_(stop) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (auto& token : tokens) {
-      for (size_t i = 0; i < start_ && token.compare(0, content_.size(), content_) == 0; ++i) {
+      for (size_t i = 0; i < start_ && starts_with(token, content_); ++i) {
         token.erase(0, content_.size());
       }
-      for (size_t i = 0;
-           i < stop_ && token.size() >= content_.size() &&
-           token.compare(token.size() - content_.size(), content_.size(), content_) == 0;
-           ++i) {
+      for (size_t i = 0; i < stop_ && ends_with(token, content_); ++i) {
         token.erase(token.size() - content_.size());
       }
     }
