@@ -4,6 +4,7 @@
 
 #include "slim/core/error.h"
 #include "slim/core/text.h"
+#include "slim/model/attention_extras.h"
 #include "slim/model/deployed_computation.h"
 #include "slim/model/tensor_layout.h"
 
@@ -58,8 +59,8 @@ std::unique_ptr<CausalLM> CausalLM::from_tensors(io::ModelConfig config,
 
 at::Tensor CausalLM::stored(const std::string& name, const std::vector<int64_t>& shape) const {
   const auto found = source_->float_shape(name);
-  SLIM_CHECK(found.has_value(), source_->describe(), ": missing tensor ", name,
-             " (expected shape ", shape_text(shape), ")");
+  SLIM_CHECK(found.has_value(), source_->describe(), ": missing tensor ", name, " (expected shape ",
+             shape_text(shape), ")");
   SLIM_CHECK(*found == shape, source_->describe(), ": tensor ", name, " has shape ",
              shape_text(*found), ", expected ", shape_text(shape));
   return source_->float_tensor(name);
@@ -84,18 +85,17 @@ DecoderLayer CausalLM::load_layer(int64_t index, bool keep_stored_dtype) const {
   for (const LayerModule& module : layer_modules(config_, index)) {
     const std::string role = module.spec->role;
     if (!module.is_linear()) {
-      norms.push_back({role, module.name,
-                       materialize(module.weight_name(), module.shape, keep_stored_dtype)});
+      norms.push_back(
+          {role, module.name, materialize(module.weight_name(), module.shape, keep_stored_dtype)});
       read.push_back(module.weight_name());
       continue;
     }
     if (auto record = source_->deployed_linear(module.name)) {
       // The record carries its bias; the kernel adds it.
-      SLIM_CHECK(record->out_features() == module.shape[0] &&
-                     record->in_features() == module.shape[1],
-                 source_->describe(), ": quantized linear ", module.name, " is [",
-                 record->out_features(), ", ", record->in_features(), "], config.json implies ",
-                 shape_text(module.shape));
+      SLIM_CHECK(
+          record->out_features() == module.shape[0] && record->in_features() == module.shape[1],
+          source_->describe(), ": quantized linear ", module.name, " is [", record->out_features(),
+          ", ", record->in_features(), "], config.json implies ", shape_text(module.shape));
       linears.emplace_back(module.name, module.shape[0], module.shape[1],
                            deployed_computation(std::move(*record), options_.device), role,
                            module.expert);
@@ -114,7 +114,11 @@ DecoderLayer CausalLM::load_layer(int64_t index, bool keep_stored_dtype) const {
   }
   // Copied to the device: the mapped pages are no longer needed (flat RSS over a layer pass).
   if (!in_memory_) source_->release(read);
-  return DecoderLayer(index, std::move(linears), std::move(norms), config_.is_moe_layer(index));
+  DecoderLayer layer(index, std::move(linears), std::move(norms), config_.is_moe_layer(index));
+  layer.set_stored_attention(attention_extras_hook(source_->attention_extras(index), layer.prefix,
+                                                   config_.num_attention_heads,
+                                                   config_.num_key_value_heads, config_.head_dim));
+  return layer;
 }
 
 at::Tensor CausalLM::embed(const at::Tensor& ids) const {

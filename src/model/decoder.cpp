@@ -21,8 +21,7 @@ DecoderLayer::DecoderLayer(int64_t layer_index, std::vector<Linear> linears,
       linears_(std::move(linears)),
       norms_(std::move(norms)) {
   for (size_t i = 0; i < linears_.size(); ++i) {
-    const bool added =
-        by_role_.emplace(key(linears_[i].role(), linears_[i].expert()), i).second;
+    const bool added = by_role_.emplace(key(linears_[i].role(), linears_[i].expert()), i).second;
     SLIM_INTERNAL_ASSERT(added, prefix, ": two linears with role ", linears_[i].role());
   }
 }
@@ -113,9 +112,8 @@ HookHandle DecoderLayer::add_attention_hook(std::shared_ptr<AttentionHook> hook)
 }
 
 bool DecoderLayer::remove_hook(HookHandle handle) {
-  const auto found =
-      std::find_if(attention_hooks_.begin(), attention_hooks_.end(),
-                   [&](const auto& entry) { return entry.first == handle; });
+  const auto found = std::find_if(attention_hooks_.begin(), attention_hooks_.end(),
+                                  [&](const auto& entry) { return entry.first == handle; });
   if (found != attention_hooks_.end()) {
     attention_hooks_.erase(found);
     return true;
@@ -159,6 +157,7 @@ at::Tensor attention(const io::ModelConfig& config, DecoderLayer& layer, const a
   }
   q = apply_rotary(q, context.cos, context.sin);
   k = apply_rotary(k, context.cos, context.sin);
+  if (layer.stored_attention()) layer.stored_attention()->on_states(layer, q, k, v);
   for (const auto& [handle, hook] : layer.attention_hooks())
     hook->on_states(layer, q, k, v);
 
@@ -221,12 +220,13 @@ at::Tensor mixture_of_experts(const io::ModelConfig& config, DecoderLayer& layer
     const at::Tensor y =
         swiglu(layer.linear(roles::kExpertGate, e), layer.linear(roles::kExpertUp, e),
                layer.linear(roles::kExpertDown, e), tokens.index_select(0, token));
-    output.index_add_(0, token, (y * flat_weights.index_select(0, slot).unsqueeze(1)).to(x.dtype()));
+    output.index_add_(0, token,
+                      (y * flat_weights.index_select(0, slot).unsqueeze(1)).to(x.dtype()));
   }
   if (layer.has_linear(roles::kSharedGate)) {
-    const at::Tensor shared = swiglu(layer.linear(roles::kSharedGate),
-                                     layer.linear(roles::kSharedUp),
-                                     layer.linear(roles::kSharedDown), tokens);
+    const at::Tensor shared =
+        swiglu(layer.linear(roles::kSharedGate), layer.linear(roles::kSharedUp),
+               layer.linear(roles::kSharedDown), tokens);
     output = output + at::sigmoid(layer.linear(roles::kSharedRouter).forward(tokens)) * shared;
   }
   return output.view(x.sizes());
@@ -234,8 +234,7 @@ at::Tensor mixture_of_experts(const io::ModelConfig& config, DecoderLayer& layer
 
 }  // namespace
 
-Routing route_tokens(const io::ModelConfig& config, DecoderLayer& layer,
-                     const at::Tensor& tokens) {
+Routing route_tokens(const io::ModelConfig& config, DecoderLayer& layer, const at::Tensor& tokens) {
   SLIM_INTERNAL_ASSERT(config.moe.has_value(), "routing without experts");
   const at::Tensor logits = layer.linear(roles::kRouter).forward(tokens);
   const at::Tensor probabilities = at::softmax(logits, -1, at::kFloat);
@@ -250,10 +249,10 @@ at::Tensor decoder_layer_forward(const io::ModelConfig& config, DecoderLayer& la
       config, layer, rms_norm(hidden, layer.norm(roles::kAttnNorm), config.rms_norm_eps), context);
   const at::Tensor residual = hidden + attended;
   const at::Tensor normed = rms_norm(residual, layer.norm(roles::kFfnNorm), config.rms_norm_eps);
-  const at::Tensor mlp =
-      layer.is_moe() ? mixture_of_experts(config, layer, normed)
-                     : swiglu(layer.linear(roles::kGate), layer.linear(roles::kUp),
-                              layer.linear(roles::kDown), normed);
+  const at::Tensor mlp = layer.is_moe()
+                             ? mixture_of_experts(config, layer, normed)
+                             : swiglu(layer.linear(roles::kGate), layer.linear(roles::kUp),
+                                      layer.linear(roles::kDown), normed);
   return residual + mlp;
 }
 

@@ -27,8 +27,8 @@ class DeployedComputation : public LinearHook {
 
   std::optional<at::Tensor> replace(const Linear&, const at::Tensor& input) override {
     const at::ScalarType dtype = input.scalar_type();
-    if (!weight_only(record_.tag) || input.dim() < 1 ||
-        input.size(-1) != record_.in_features() || !at::isFloatingType(dtype)) {
+    if (!weight_only(record_.tag) || input.dim() < 1 || input.size(-1) != record_.in_features() ||
+        !at::isFloatingType(dtype)) {
       return quant::deployed_linear_forward(record_, input);  // it reports bad input
     }
     const at::ScalarType work = dtype == at::kDouble ? at::kDouble : at::kFloat;

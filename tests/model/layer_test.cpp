@@ -257,8 +257,8 @@ TEST(DeployedComputation, RunsTheRecordAsTheEngineKernelBitForBit) {
        {std::pair{none, slim::quant::QScheme{QDtype::Int8, QScope::PerChannel, true, 0}},
         std::pair{none, slim::quant::QScheme{QDtype::Int4, QScope::PerGroup, false, 32}},
         std::pair{dynamic, slim::quant::QScheme{QDtype::Int8, QScope::PerChannel, true, 0}}}) {
-    const auto record = slim::quant::deploy_linear("m.proj", weight, bias, act, w, std::nullopt,
-                                                   at::kBFloat16);
+    const auto record =
+        slim::quant::deploy_linear("m.proj", weight, bias, act, w, std::nullopt, at::kBFloat16);
     Linear linear("m.proj", 48, 64, deployed_computation(record, c10::kCPU), "attn_q");
     const at::Tensor expected = slim::quant::deployed_linear_forward(record, x);
     EXPECT_TRUE(at::equal(linear.forward(x), expected)) << slim::quant::tag_name(record.tag);
@@ -266,9 +266,9 @@ TEST(DeployedComputation, RunsTheRecordAsTheEngineKernelBitForBit) {
     EXPECT_TRUE(at::equal(linear.forward(x.to(at::kDouble)),
                           slim::quant::deployed_linear_forward(record, x.to(at::kDouble))));
   }
-  const auto record = slim::quant::deploy_linear(
-      "m.proj", weight, bias, none, {QDtype::Int8, QScope::PerChannel, true, 0}, std::nullopt,
-      at::kBFloat16);
+  const auto record = slim::quant::deploy_linear("m.proj", weight, bias, none,
+                                                 {QDtype::Int8, QScope::PerChannel, true, 0},
+                                                 std::nullopt, at::kBFloat16);
   Linear linear("m.proj", 48, 64, deployed_computation(record, c10::kCPU), "attn_q");
   EXPECT_ERROR_WITH(linear.forward(at::randn({2, 63})), "m.proj");
 }

@@ -44,8 +44,7 @@ class DecoderLayer {
   std::string prefix;  // "model.layers.3."
 
   DecoderLayer() = default;
-  DecoderLayer(int64_t index, std::vector<Linear> linears, std::vector<LayerNorm> norms,
-               bool moe);
+  DecoderLayer(int64_t index, std::vector<Linear> linears, std::vector<LayerNorm> norms, bool moe);
 
   bool is_moe() const { return moe_; }
 
@@ -73,6 +72,11 @@ class DecoderLayer {
   // computation contribute nothing (their record holds weight and bias).
   std::vector<std::pair<std::string, at::Tensor>> tensors() const;
 
+  // The attention quantization a saved output declares (KV cache, FA3), run before the hooks;
+  // clear_hooks keeps it.
+  void set_stored_attention(std::shared_ptr<AttentionHook> hook) { stored_attention_ = hook; }
+  const std::shared_ptr<AttentionHook>& stored_attention() const { return stored_attention_; }
+
   // Attention hooks registered on the layer; remove_hook removes a linear or an attention hook.
   HookHandle add_attention_hook(std::shared_ptr<AttentionHook> hook);
   bool remove_hook(HookHandle handle);
@@ -90,6 +94,7 @@ class DecoderLayer {
   std::unordered_map<std::string, size_t> by_role_;
   std::vector<LayerNorm> norms_;
   std::vector<std::pair<HookHandle, std::shared_ptr<AttentionHook>>> attention_hooks_;
+  std::shared_ptr<AttentionHook> stored_attention_;
 };
 
 // Keys and values of past positions, per layer, for incremental decoding.
