@@ -68,6 +68,24 @@ TEST(DecoderLayer, AddressableByRoleAndNameWithEveryTensorEnumerated) {
   EXPECT_EQ(by_name.count("model.layers.1.self_attn.k_proj.bias"), 1u);
 }
 
+TEST(DecoderLayer, QuantizationReadsWeightsInTheCheckpointDtype) {
+  TempDir dir;
+  RandomModelOptions options;
+  options.architecture = "Qwen2ForCausalLM";
+  options.dtype = c10::kBFloat16;
+  const std::string path = dir.file("bf16");
+  write_random_model(options, path);
+  const auto model = CausalLM::open(path);  // fp32 compute
+  const DecoderLayer compute = model->load_layer(0);
+  const DecoderLayer stored = model->load_layer(0, /*keep_stored_dtype=*/true);
+  EXPECT_EQ(compute.linear(roles::kQ).weight().scalar_type(), at::kFloat);
+  EXPECT_EQ(stored.linear(roles::kQ).weight().scalar_type(), at::kBFloat16);
+  EXPECT_EQ(stored.linear(roles::kQ).bias()->scalar_type(), at::kBFloat16);
+  EXPECT_EQ(stored.norm(roles::kAttnNorm).scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(stored.linear(roles::kDown).weight(),
+                        model->source().float_tensor("model.layers.0.mlp.down_proj.weight")));
+}
+
 struct Scale : LinearHook {
   double factor;
   explicit Scale(double f) : factor(f) {}
