@@ -346,7 +346,7 @@ TEST(AscendV1, DescriptionFileGolden) {
   DeployedLinear linear = w8a8_example(at::kBFloat16);
   linear.bias.reset();
   saver.add_linear(linear);
-  saver.add_tagged("model.layers.0.self_attn.k_proj.kv_cache_scale", at::ones({4}), "C8");
+  saver.add_extra("model.layers.0.self_attn.k_proj.kv_cache_scale", at::ones({4}), "C8");
   saver.add_description("model.layers.0.self_attn.quant_type", "INT8");
   const auto files = saver.finish();
   EXPECT_EQ(files, (std::vector<std::string>{"quant_model_description.json",
@@ -387,7 +387,7 @@ TEST(AscendV1, ModelQuantTypeFollowsPriorityAndGroupSizeLastWriterWins) {
   grouped.group_size = 32;
   saver.add_linear(random_linear(DeployedTag::W4A4Dynamic, "d", grouped));
   saver.add_linear(random_linear(DeployedTag::Float, "e"));
-  saver.add_tagged("f.fa_q.scale", at::ones({2, 1}), "FAQuant");
+  saver.add_extra("f.fa_q.scale", at::ones({2, 1}), "FAQuant");
   saver.finish();
   const auto description = read_json(dir.file("out/quant_model_description.json"));
   EXPECT_EQ(description["model_quant_type"], "W4A4_DYNAMIC");
@@ -578,7 +578,7 @@ TEST(AscendV1, EveryTagRoundTripsBitForBit) {
   DeployedLinear w16 = random_linear(DeployedTag::W16A16S, "model.layers.99.mlp.up_proj");
   w16.model_dtype = at::kBFloat16;
   saver.add_linear(w16);
-  saver.add_tagged("model.layers.0.self_attn.v_proj.kv_cache_offset", at::zeros({4}), "C8");
+  saver.add_extra("model.layers.0.self_attn.v_proj.kv_cache_offset", at::zeros({4}), "C8");
   saver.add_float("lm_head.weight", at::randn({16, 64}));
   saver.finish();
 
@@ -869,7 +869,7 @@ TEST(AscendV1, DuplicateTensorsAndUnknownTagsAreRefused) {
   EXPECT_ERROR_WITH(saver.add_float("a.weight", at::ones({2})), "'a.weight'", "twice");
   EXPECT_ERROR_WITH(saver.add_linear(random_linear(DeployedTag::W8A16, "a")), "'a.weight'",
                     "twice");
-  EXPECT_ERROR_WITH(saver.add_tagged("x", at::ones({2}), "W8A8"), "'x'", "'W8A8'", "add_linear");
+  EXPECT_ERROR_WITH(saver.add_extra("x", at::ones({2}), "W8A8"), "'x'", "'W8A8'", "add_linear");
   saver.finish();
   EXPECT_ERROR_WITH(saver.add_float("late", at::ones({2})), "after finish");
 }

@@ -240,7 +240,8 @@ TEST(CompressedTensors, ConfigJsonGolden) {
   DeployedLinear excluded =
       random_linear(DeployedTag::Float, "model.layers.0.mlp.down_proj", small);
   saver.add_linear(excluded);
-  saver.add_float("model.layers.0.mlp.up_proj.weight", at::ones({4, 8}, at::kBFloat16));
+  saver.add_float_linear("model.layers.0.mlp.up_proj", at::ones({4, 8}, at::kBFloat16),
+                         std::nullopt);
   saver.add_float("model.norm.weight", at::ones({8}, at::kBFloat16));
   saver.add_float("lm_head.weight", at::ones({4, 8}, at::kBFloat16));
   EXPECT_EQ(saver.finish(), (std::vector<std::string>{"config.json", "model.safetensors",
