@@ -224,48 +224,35 @@ std::vector<CompressedTensorsTensor> compressed_tensors_tensors(const DeployedLi
     add_bias();
     return out;
   }
+  // The layout follows the config group's format (scheme_of chose it for the tag).
+  const json scheme = scheme_of(linear);
+  const std::string format = scheme["format"].get<std::string>();
   const at::Tensor scale = linear.weight_scale.to(at::kFloat);
-  switch (linear.tag) {
-    case DeployedTag::W8A8:
-    case DeployedTag::W8A8Dynamic:
-      add("weight", linear.weight_codes);
-      add("weight_scale", scale);
-      if (linear.tag == DeployedTag::W8A8) {
-        add("input_scale", linear.input_scale.to(at::kFloat).reshape({1}));
-        if (!linear.act.symmetric) {
-          add("input_zero_point",
-              integral_int8(linear, linear.input_offset.reshape({1}), "input_offset", 8));
-        }
+  if (format == kIntQuantized) {
+    add("weight", linear.weight_codes);
+    add("weight_scale", scale);
+    if (linear.input_scale.defined()) {  // static activations
+      add("input_scale", linear.input_scale.to(at::kFloat).reshape({1}));
+      if (!linear.act.symmetric) {
+        add("input_zero_point",
+            integral_int8(linear, linear.input_offset.reshape({1}), "input_offset", 8));
       }
-      break;
-    case DeployedTag::W8A16:
-    case DeployedTag::W4A16: {
-      const int bits = linear.tag == DeployedTag::W8A16 ? 8 : 4;
-      add("weight_packed", detail::pack_int32(linear.weight_codes, bits, 1));
-      add("weight_scale", scale);
-      add("weight_shape", at::tensor({linear.out_features(), linear.in_features()}, at::kLong));
-      if (!linear.weight.symmetric) {
-        add("weight_zero_point",
-            detail::pack_int32(integral_int8(linear, linear.weight_offset, "weight_offset", bits),
-                               bits, 0));
-      }
-      break;
     }
-    case DeployedTag::WFp8AFp8Dynamic:
-      out.push_back({prefix + "weight", "F8_E4M3",
-                     quant::e4m3_to_bytes(prefix + "weight", linear.weight_codes)});
-      add("weight_scale", scale);
-      break;
-    case DeployedTag::Float:
-    case DeployedTag::W16A16S:
-    case DeployedTag::W8A8Mix:
-    case DeployedTag::W4A8Dynamic:
-    case DeployedTag::W4A4Dynamic:
-    case DeployedTag::W8A8MxFp8:
-    case DeployedTag::W4A8MxFp:
-    case DeployedTag::W4A4MxFp4:
-      SLIM_INTERNAL_ASSERT(false, "tensors of ", tag_name(linear.tag),
-                           ", which check_compressed_tensors_form refuses");
+  } else if (format == kPackQuantized) {
+    const int bits = scheme["weights"]["num_bits"].get<int>();
+    add("weight_packed", detail::pack_int32(linear.weight_codes, bits, 1));
+    add("weight_scale", scale);
+    add("weight_shape", at::tensor({linear.out_features(), linear.in_features()}, at::kLong));
+    if (!linear.weight.symmetric) {
+      add("weight_zero_point",
+          detail::pack_int32(integral_int8(linear, linear.weight_offset, "weight_offset", bits),
+                             bits, 0));
+    }
+  } else {
+    SLIM_INTERNAL_ASSERT(format == kFloatQuantized, "unknown format ", format);
+    out.push_back({prefix + "weight", "F8_E4M3",
+                   quant::e4m3_to_bytes(prefix + "weight", linear.weight_codes)});
+    add("weight_scale", scale);
   }
   add_bias();
   return out;

@@ -9,11 +9,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "slim/core/error.h"
 #include "slim/quant/deployed_forms.h"
+#include "slim/quant/numerics.h"
 #include "slim/quant/scheme.h"
 
 namespace slim::testing {
@@ -42,6 +44,44 @@ inline quant::DeployedForm form_for(quant::DeployedTag tag, int64_t group_size =
     if (spec.act.symmetry == quant::Symmetry::Either) form.act.symmetric = false;
     return form;
   }
+}
+
+// Every form of the table that a scheme pair selects (so deploy_linear can produce it): all but
+// W16A16S, whose pruning algorithm sets the tag; FLOAT too when `with_float`.
+inline std::vector<quant::DeployedForm> selectable_forms(int64_t group_size, bool with_float) {
+  std::vector<quant::DeployedForm> out;
+  for (const quant::DeployedForm& form : quant::every_form(group_size)) {
+    if (!quant::deployed_form_spec(form.tag).selected_by_schemes) continue;
+    if (form.tag == quant::DeployedTag::Float && !with_float) continue;
+    out.push_back(form);
+  }
+  return out;
+}
+
+// The forms of `forms` that a saver's check() accepts.
+template <typename Saver>
+std::vector<quant::DeployedForm> held_forms(const Saver& saver,
+                                            const std::vector<quant::DeployedForm>& forms) {
+  std::vector<quant::DeployedForm> out;
+  for (const quant::DeployedForm& form : forms) {
+    try {
+      saver.check(form);
+    } catch (const Error&) {
+      continue;
+    }
+    out.push_back(form);
+  }
+  return out;
+}
+
+// Per-tensor activation parameters for a static-activation form (scale 0.0234375, offset -5 when
+// asymmetric); nullopt for the other forms.
+inline std::optional<quant::QParams> fixed_act_params(const quant::DeployedForm& form) {
+  if (quant::deployed_form_spec(form.tag).activations != quant::Activations::Static) {
+    return std::nullopt;
+  }
+  return quant::QParams{form.act, at::tensor({0.0234375f}),
+                        at::tensor({form.act.symmetric ? 0.0f : -5.0f})};
 }
 
 // Activation and weight schemes of form_for(tag, group_size, asym).
