@@ -14,6 +14,7 @@
 #include "slim/core/error.h"
 #include "slim/io/gguf_import.h"
 #include "slim/pipeline/data_free_convert.h"
+#include "slim/quant/deployed_forms.h"
 
 namespace slim::cli {
 
@@ -36,9 +37,31 @@ struct ConvertCli {
   std::string part_file_size = "4GB";
 };
 
+// "w8a16, w4a16, ..." from the deployed-form table: the data-free schemes whose row satisfies
+// `keep`.
+std::string data_free_scheme_list(bool (*keep)(const quant::DeployedFormSpec&) = nullptr) {
+  std::string out;
+  for (const auto& name : pipeline::data_free_schemes()) {
+    if (keep && !keep(*quant::find_form_by_cli_name(name))) continue;
+    out += (out.empty() ? "" : ", ") + name;
+  }
+  return out;
+}
+
+bool has_group_form(const quant::DeployedFormSpec& spec) {
+  return spec.weight.per_group != quant::Symmetry::None;
+}
+
+bool has_asym_form(const quant::DeployedFormSpec& spec) {
+  const auto asym = [](quant::Symmetry s) {
+    return s == quant::Symmetry::Asym || s == quant::Symmetry::Either;
+  };
+  return asym(spec.weight.symmetry) || asym(spec.weight.per_group);
+}
+
 int convert_quantized(const ConvertCli& options) {
-  SLIM_CHECK(!options.scheme.empty(), "--format ", options.format,
-             " needs --scheme (w8a16, w4a16, wfp8, mxfp8 or mxfp4)");
+  SLIM_CHECK(!options.scheme.empty(), "--format ", options.format, " needs --scheme (",
+             data_free_scheme_list(), ")");
   pipeline::DataFreeConvertOptions convert;
   convert.model_path = options.model_path;
   convert.save_path = options.save_path;
@@ -104,12 +127,16 @@ CommandRunner add_convert_command(CLI::App& app) {
                    "output format: gguf, hf, ascendv1 (msModelSlim) or compressed-tensors (vLLM)")
       ->required();
   command->add_option("--scheme", options->scheme,
-                      "ascendv1/compressed-tensors: w8a16, w4a16, wfp8, mxfp8 or mxfp4 (data-free "
-                      "min/max quantization of every decoder-layer linear)");
+                      "ascendv1/compressed-tensors: " + data_free_scheme_list() +
+                          " (data-free min/max quantization of every decoder-layer linear; "
+                          "docs/quantization.md lists the forms)");
   command->add_option("--group_size,--group-size", options->group_size,
-                      "w8a16/w4a16: weights per group along the input (default: per channel for "
-                      "w8a16, 128 for w4a16)");
-  command->add_flag("--asym", options->asym, "w8a16/w4a16: asymmetric weights");
+                      "weights per group along the input (" +
+                          data_free_scheme_list(has_group_form) +
+                          "; default: per channel, 128 for w4a16)");
+  command->add_flag("--asym", options->asym,
+                    "asymmetric integer weights (" + data_free_scheme_list(has_asym_form) +
+                        "; w8a8_dynamic: per group only)");
   command
       ->add_option("--exclude", options->exclude,
                    "module patterns to leave in float (e.g. '*down_proj' "

@@ -10,6 +10,7 @@
 #include "slim/core/files.h"
 #include "slim/export/ascendv1.h"
 #include "slim/io/safetensors.h"
+#include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
 
 namespace slim::exporter {
@@ -110,10 +111,40 @@ at::Tensor mx_scale_bytes(const DeployedLinear& linear) {
   return (linear.weight_scale + 127).to(at::kByte).contiguous();
 }
 
-void require_zero_offsets(const DeployedLinear& linear, const char* why) {
-  if (!detail::all_zero(linear.weight_offset)) {
-    SLIM_FAIL("deployed linear ", quote(linear.name), " (", tag_name(linear.tag),
-              "): weight_offset must be all zeros: ", why);
+// What the format cannot hold of a valid form, or nullopt. Every tag has a case: a new form
+// states here whether Ascend V1 holds it.
+std::optional<std::string> refusal(const quant::DeployedForm& form) {
+  switch (form.tag) {
+    case DeployedTag::W8A8Dynamic:
+      // msModelSlim writes zeros whatever the offsets (spec §13.12): an asymmetric weight would
+      // deploy as a different weight, so it is refused rather than silently changed.
+      if (!form.weight.symmetric) {
+        return std::string(
+            "the format stores W8A8_DYNAMIC weight_offset as zeros (spec §7.4, §13.12), so "
+            "asymmetric weights cannot be saved in it");
+      }
+      return std::nullopt;
+    case DeployedTag::Float:
+    case DeployedTag::W16A16S:
+    case DeployedTag::W8A16:
+    case DeployedTag::W4A16:
+    case DeployedTag::W8A8Mix:
+    case DeployedTag::W8A8:
+    case DeployedTag::WFp8AFp8Dynamic:
+    case DeployedTag::W8A8MxFp8:
+    case DeployedTag::W4A8MxFp:
+    case DeployedTag::W4A8Dynamic:
+    case DeployedTag::W4A4Dynamic:
+    case DeployedTag::W4A4MxFp4:
+      return std::nullopt;
+  }
+  SLIM_INTERNAL_ASSERT(false, "unknown DeployedTag ", static_cast<int>(form.tag));
+}
+
+void check_ascendv1_form(const quant::DeployedForm& form) {
+  quant::check_form(form);
+  if (const auto why = refusal(form)) {
+    SLIM_FAIL("ascendv1 cannot hold ", form.to_string(), ": ", *why);
   }
 }
 
@@ -121,6 +152,11 @@ void require_zero_offsets(const DeployedLinear& linear, const char* why) {
 
 std::vector<AscendV1Tensor> ascendv1_tensors(const DeployedLinear& linear) {
   linear.validate();
+  try {
+    check_ascendv1_form(linear.form());
+  } catch (const Error& error) {
+    SLIM_FAIL("deployed linear ", quote(linear.name), ": ", error.what());
+  }
   TensorList out(linear);
   const std::string where = linear.name + ".weight";
   const auto add_bias = [&](const char* tag) {
@@ -153,11 +189,7 @@ std::vector<AscendV1Tensor> ascendv1_tensors(const DeployedLinear& linear) {
       break;
     }
     case DeployedTag::W8A8Dynamic:
-      // msModelSlim writes zeros whatever the offsets (spec §13.12); an asymmetric per-group
-      // weight would deploy wrongly, so it is refused rather than silently changed.
-      require_zero_offsets(linear,
-                           "W8A8_DYNAMIC stores zero offsets (spec §7.4), so asymmetric "
-                           "weights cannot be saved in this format");
+      // Symmetric (check_ascendv1_form): the offsets are zeros, as the format stores them.
       out.add("weight", linear.weight_codes);
       out.add("weight_scale", fp32(linear.weight_scale));
       out.add("weight_offset", at::zeros_like(fp32(linear.weight_scale)));
@@ -250,6 +282,13 @@ struct AscendV1Saver::State {
     description[tensor.name] = tensor.tag;
   }
 
+  // A tensor outside the linears, with its tag.
+  void write_as_is(const std::string& name, const at::Tensor& tensor, const std::string& tag) {
+    SLIM_CHECK(tensor.defined(), "ascendv1 saver: tensor ", quote(name), " is undefined");
+    if (tensor.device().is_meta()) return;  // as msModelSlim: meta tensors are skipped
+    write({name, safetensors_dtype(tensor), tensor.to(at::kCPU).contiguous(), tag});
+  }
+
   void update_model_quant_type(DeployedTag tag) {
     const std::optional<int> priority = quant::model_type_priority(tag);
     if (!priority) return;
@@ -284,24 +323,33 @@ void AscendV1Saver::add_linear(const DeployedLinear& linear) {
   }
 }
 
-void AscendV1Saver::add_float(const std::string& name, const at::Tensor& tensor) {
-  add_tagged(name, tensor, "FLOAT");
+void AscendV1Saver::check(const quant::DeployedForm& form) const {
+  check_ascendv1_form(form);
 }
 
-void AscendV1Saver::add_tagged(const std::string& name, const at::Tensor& tensor,
-                               const std::string& tag) {
-  state_->check_open("add_tagged");
-  SLIM_CHECK(tag == "FLOAT" || tag == "C8" || tag == "FAQuant", "ascendv1 saver: tensor ",
-             quote(name), ": tag ", quote(tag),
-             " is not one add_tagged writes (FLOAT, C8, FAQuant); quantized linears go through "
-             "add_linear");
-  SLIM_CHECK(tensor.defined(), "ascendv1 saver: tensor ", quote(name), " is undefined");
-  if (tensor.device().is_meta()) return;  // as msModelSlim: meta tensors are skipped
-  state_->write({name, safetensors_dtype(tensor), tensor.to(at::kCPU).contiguous(), tag});
+void AscendV1Saver::add_float_linear(const std::string& module, const at::Tensor& weight,
+                                     const std::optional<at::Tensor>& bias) {
+  state_->check_open("add_float_linear");
+  add_linear(detail::float_linear_record(module, weight, bias));
+}
+
+void AscendV1Saver::add_float(const std::string& name, const at::Tensor& tensor) {
+  state_->check_open("add_float");
+  state_->write_as_is(name, tensor, "FLOAT");
+}
+
+void AscendV1Saver::add_extra(const std::string& name, const at::Tensor& tensor,
+                              const std::string& tag) {
+  state_->check_open("add_extra");
+  SLIM_CHECK(tag == "C8" || tag == "FAQuant", "ascendv1 saver: tensor ", quote(name), ": tag ",
+             quote(tag),
+             " is not an extra (C8, FAQuant); float tensors go through add_float, linears through "
+             "add_linear / add_float_linear");
+  state_->write_as_is(name, tensor, tag);
   if (tag == "C8") {
     state_->appended["kv_cache_type"] = "C8";
     state_->appended["kv_quant_type"] = "C8";
-  } else if (tag == "FAQuant") {
+  } else {
     state_->appended["fa_quant_type"] = "FAKQuant";
   }
 }
@@ -377,11 +425,6 @@ std::vector<std::string> save_ascendv1(const std::vector<AscendV1Item>& items,
 }  // namespace slim::exporter
 
 namespace slim::exporter {
-
-// Every deployed form Slim produces has an Ascend V1 layout (§7.4, and W4A16: docs/formats.md).
-bool AscendV1Saver::supports(quant::DeployedTag) const {
-  return true;
-}
 
 // msModelSlim's saver clones tensors that share storage so that both keys exist (§7.1).
 bool AscendV1Saver::writes_tied_weights_twice() const {

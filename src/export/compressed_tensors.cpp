@@ -15,6 +15,7 @@
 #include "slim/core/text.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/family.h"
+#include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
 
 namespace slim::exporter {
@@ -32,9 +33,6 @@ namespace {
 constexpr const char* kIntQuantized = "int-quantized";
 constexpr const char* kFloatQuantized = "float-quantized";
 constexpr const char* kPackQuantized = "pack-quantized";
-constexpr const char* kSupported =
-    "W8A8 (int8 per-tensor static activations, per-channel weights), W8A8_DYNAMIC (per-channel "
-    "weights), W8A16, W4A16, WFP8AFP8_DYNAMIC and FLOAT";
 
 std::string safetensors_dtype(const at::Tensor& tensor) {
   return io::dtype_name(io::dtype_from_scalar_type(tensor.scalar_type()));
@@ -94,7 +92,63 @@ at::Tensor integral_int8(const DeployedLinear& linear, const at::Tensor& values,
 
 namespace {
 
-// The config group of a validated record; refuses the forms the format does not take.
+constexpr const char* kNoEquivalent = "Slim writes no compressed-tensors scheme for this form";
+
+// What the format cannot hold of a valid form, or nullopt. Every tag has a case: a new form
+// states here whether compressed-tensors holds it.
+std::optional<std::string> refusal(const quant::DeployedForm& form) {
+  switch (form.tag) {
+    case DeployedTag::Float:  // listed in `ignore`
+    case DeployedTag::W8A8:
+    case DeployedTag::W8A16:
+    case DeployedTag::W4A16:
+    case DeployedTag::WFp8AFp8Dynamic:
+      return std::nullopt;
+    case DeployedTag::W8A8Dynamic:
+      if (form.weight.scope != QScope::PerChannel) {
+        return str("vLLM's int8 W8A8 kernels take per-channel weight scales; ",
+                   form.weight.to_string(), " weights cannot be written");
+      }
+      return std::nullopt;
+    case DeployedTag::W16A16S:
+      return std::string(
+          "pruned (sparse) float weights are not a quantization scheme of the format");
+    case DeployedTag::W8A8Mix:
+      return std::string("the format has no prefill/decode (pd_mix) activations; " +
+                         std::string(kNoEquivalent));
+    case DeployedTag::W4A8Dynamic:
+    case DeployedTag::W4A4Dynamic:
+    case DeployedTag::W8A8MxFp8:
+    case DeployedTag::W4A8MxFp:
+    case DeployedTag::W4A4MxFp4:
+      return std::string(kNoEquivalent);
+  }
+  SLIM_INTERNAL_ASSERT(false, "unknown DeployedTag ", static_cast<int>(form.tag));
+}
+
+// The tags of which the format holds at least one form, from refusal() over the table.
+std::string held_tags() {
+  std::string out;
+  for (const auto& spec : quant::deployed_form_table()) {
+    for (const auto& form : quant::forms_of(spec, 128)) {
+      if (!refusal(form)) {
+        out += (out.empty() ? "" : ", ") + std::string(spec.name);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void check_compressed_tensors_form(const quant::DeployedForm& form) {
+  quant::check_form(form);
+  if (const auto why = refusal(form)) {
+    SLIM_FAIL("compressed-tensors cannot hold ", form.to_string(), ": ", *why,
+              " (the format holds ", held_tags(), ")");
+  }
+}
+
+// The config group of a record whose form check_compressed_tensors_form accepted.
 json scheme_of(const DeployedLinear& linear) {
   json scheme = json::object();
   scheme["targets"] = json::array();
@@ -107,10 +161,6 @@ json scheme_of(const DeployedLinear& linear) {
       scheme["format"] = kIntQuantized;
       break;
     case DeployedTag::W8A8Dynamic:
-      if (linear.weight.scope != QScope::PerChannel) {
-        fail_linear(linear, str("vLLM's int8 W8A8 kernels take per-channel weight scales; ",
-                                linear.weight.to_string(), " weights cannot be written"));
-      }
       scheme["weights"] = int_weight_args(linear, 8);
       scheme["input_activations"] = quantization_args(8, "int", true, "token", std::nullopt, true);
       scheme["format"] = kIntQuantized;
@@ -129,18 +179,33 @@ json scheme_of(const DeployedLinear& linear) {
       break;
     case DeployedTag::Float:
       fail_linear(linear, "a FLOAT linear has no quantization scheme (it is listed in ignore)");
-    default:
-      fail_linear(linear, str("this deployed form has no compressed-tensors equivalent that "
-                              "Slim writes; supported: ",
-                              kSupported));
+    case DeployedTag::W16A16S:
+    case DeployedTag::W8A8Mix:
+    case DeployedTag::W4A8Dynamic:
+    case DeployedTag::W4A4Dynamic:
+    case DeployedTag::W8A8MxFp8:
+    case DeployedTag::W4A8MxFp:
+    case DeployedTag::W4A4MxFp4:
+      SLIM_INTERNAL_ASSERT(false, "scheme_of ", tag_name(linear.tag),
+                           ", which check_compressed_tensors_form refuses");
   }
   return scheme;
+}
+
+// validate() and the form check, naming the linear.
+void check_record(const DeployedLinear& linear) {
+  linear.validate();
+  try {
+    check_compressed_tensors_form(linear.form());
+  } catch (const Error& error) {
+    SLIM_FAIL("deployed linear ", quote(linear.name), ": ", error.what());
+  }
 }
 
 }  // namespace
 
 json compressed_tensors_scheme(const DeployedLinear& linear) {
-  linear.validate();
+  check_record(linear);
   return scheme_of(linear);
 }
 
@@ -154,48 +219,41 @@ std::vector<CompressedTensorsTensor> compressed_tensors_tensors(const DeployedLi
   const auto add_bias = [&] {
     if (linear.bias) add("bias", *linear.bias);
   };
+  check_record(linear);  // refuses the forms the format does not hold before anything is packed
   if (linear.tag == DeployedTag::Float) {
-    linear.validate();
     add("weight", linear.weight_codes);
     add_bias();
     return out;
   }
-  linear.validate();
-  scheme_of(linear);  // refuses the unsupported forms before anything is packed
+  // The layout follows the config group's format (scheme_of chose it for the tag).
+  const json scheme = scheme_of(linear);
+  const std::string format = scheme["format"].get<std::string>();
   const at::Tensor scale = linear.weight_scale.to(at::kFloat);
-  switch (linear.tag) {
-    case DeployedTag::W8A8:
-    case DeployedTag::W8A8Dynamic:
-      add("weight", linear.weight_codes);
-      add("weight_scale", scale);
-      if (linear.tag == DeployedTag::W8A8) {
-        add("input_scale", linear.input_scale.to(at::kFloat).reshape({1}));
-        if (!linear.act.symmetric) {
-          add("input_zero_point",
-              integral_int8(linear, linear.input_offset.reshape({1}), "input_offset", 8));
-        }
+  if (format == kIntQuantized) {
+    add("weight", linear.weight_codes);
+    add("weight_scale", scale);
+    if (linear.input_scale.defined()) {  // static activations
+      add("input_scale", linear.input_scale.to(at::kFloat).reshape({1}));
+      if (!linear.act.symmetric) {
+        add("input_zero_point",
+            integral_int8(linear, linear.input_offset.reshape({1}), "input_offset", 8));
       }
-      break;
-    case DeployedTag::W8A16:
-    case DeployedTag::W4A16: {
-      const int bits = linear.tag == DeployedTag::W8A16 ? 8 : 4;
-      add("weight_packed", detail::pack_int32(linear.weight_codes, bits, 1));
-      add("weight_scale", scale);
-      add("weight_shape", at::tensor({linear.out_features(), linear.in_features()}, at::kLong));
-      if (!linear.weight.symmetric) {
-        add("weight_zero_point",
-            detail::pack_int32(integral_int8(linear, linear.weight_offset, "weight_offset", bits),
-                               bits, 0));
-      }
-      break;
     }
-    case DeployedTag::WFp8AFp8Dynamic:
-      out.push_back({prefix + "weight", "F8_E4M3",
-                     quant::e4m3_to_bytes(prefix + "weight", linear.weight_codes)});
-      add("weight_scale", scale);
-      break;
-    default:
-      SLIM_INTERNAL_ASSERT(false, "scheme accepted an unsupported tag");
+  } else if (format == kPackQuantized) {
+    const int bits = scheme["weights"]["num_bits"].get<int>();
+    add("weight_packed", detail::pack_int32(linear.weight_codes, bits, 1));
+    add("weight_scale", scale);
+    add("weight_shape", at::tensor({linear.out_features(), linear.in_features()}, at::kLong));
+    if (!linear.weight.symmetric) {
+      add("weight_zero_point",
+          detail::pack_int32(integral_int8(linear, linear.weight_offset, "weight_offset", bits),
+                             bits, 0));
+    }
+  } else {
+    SLIM_INTERNAL_ASSERT(format == kFloatQuantized, "unknown format ", format);
+    out.push_back({prefix + "weight", "F8_E4M3",
+                   quant::e4m3_to_bytes(prefix + "weight", linear.weight_codes)});
+    add("weight_scale", scale);
   }
   add_bias();
   return out;
@@ -317,15 +375,28 @@ void CompressedTensorsSaver::add_float(const std::string& name, const at::Tensor
   SLIM_CHECK(!s.written.count(name), "compressed-tensors saver: tensor ", quote(name),
              " written twice");
   s.write({name, safetensors_dtype(tensor), tensor.to(at::kCPU).contiguous()});
-  // A 2-D float weight is most likely an unquantized Linear: vLLM needs every Linear either
-  // targeted or ignored. Embeddings are not Linear modules.
-  const std::string suffix = ".weight";
-  if (tensor.dim() == 2 && name.size() > suffix.size() && ends_with(name, suffix)) {
-    const std::string module = name.substr(0, name.size() - suffix.size());
-    const std::string last =
-        module.substr(module.rfind('.') == std::string::npos ? 0 : module.rfind('.') + 1);
-    if (last.find("embed") == std::string::npos) s.add_ignore(module);
-  }
+}
+
+void CompressedTensorsSaver::add_float_linear(const std::string& module, const at::Tensor& weight,
+                                              const std::optional<at::Tensor>& bias) {
+  state_->check_open("add_float_linear");
+  add_linear(detail::float_linear_record(module, weight, bias));
+}
+
+void CompressedTensorsSaver::add_extra(const std::string& name, const at::Tensor&,
+                                       const std::string& tag) {
+  state_->check_open("add_extra");
+  // 0.20.0's kv_cache_scheme describes per-tensor (or per-head) fp8 / int8 scales that vLLM loads
+  // as `<attn>.k_scale` / `v_scale`, without zero-points; msModelSlim's C8 scales and offsets are
+  // per channel, and FA3 scales have no place in the schema. Writing them under that scheme would
+  // deploy different numbers, so they are refused.
+  SLIM_FAIL("compressed-tensors saver: tensor ", quote(name), " (tag ", quote(tag),
+            "): the format holds no KV-cache / FA3 quantization of this kind (its kv_cache_scheme "
+            "is per-tensor or per-head scales without offsets); use --format ascendv1");
+}
+
+void CompressedTensorsSaver::check(const quant::DeployedForm& form) const {
+  check_compressed_tensors_form(form);
 }
 
 json CompressedTensorsSaver::quantization_config() const {
@@ -655,20 +726,6 @@ DeployedLinear CompressedTensorsReader::linear(const std::string& module) const 
 }  // namespace slim::exporter
 
 namespace slim::exporter {
-
-bool CompressedTensorsSaver::supports(quant::DeployedTag tag) const {
-  switch (tag) {
-    case quant::DeployedTag::Float:
-    case quant::DeployedTag::W8A8:
-    case quant::DeployedTag::W8A8Dynamic:
-    case quant::DeployedTag::W8A16:
-    case quant::DeployedTag::W4A16:
-    case quant::DeployedTag::WFp8AFp8Dynamic:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // Hugging Face layout: a tied lm_head is not stored (tie_word_embeddings says so).
 bool CompressedTensorsSaver::writes_tied_weights_twice() const {

@@ -125,6 +125,16 @@ bool all_zero(const at::Tensor& values) {
   return !values.defined() || values.numel() == 0 || !values.ne(0).any().item<bool>();
 }
 
+quant::DeployedLinear float_linear_record(const std::string& module, const at::Tensor& weight,
+                                          const std::optional<at::Tensor>& bias) {
+  // model_dtype only matters to W8A8's deq_scale; a float record takes its weight's.
+  const at::ScalarType dtype = weight.defined() && at::isFloatingType(weight.scalar_type())
+                                   ? weight.scalar_type()
+                                   : at::kBFloat16;
+  return quant::make_deployed_linear(module, quant::DeployedForm{}, weight, {}, {}, bias, {}, {},
+                                     dtype);
+}
+
 std::vector<std::string> model_files_to_copy(const std::string& model_path,
                                              const std::vector<std::string>& suffixes) {
   SLIM_CHECK(fs::is_directory(model_path), model_path,

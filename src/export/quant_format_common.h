@@ -7,6 +7,8 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include "slim/quant/scheme.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +37,12 @@ at::Tensor deq_scale_from_int64(const at::Tensor& encoded);
 bool all_integral(const at::Tensor& values);
 // True when every element of `values` is zero (undefined counts as zero).
 bool all_zero(const at::Tensor& values);
+
+// --------------------------------------------------------------------------- records
+// The FLOAT record of an unquantized linear (what a saver's add_float_linear writes), validated:
+// the weight must be a floating [O, I] tensor, the bias [O].
+quant::DeployedLinear float_linear_record(const std::string& module, const at::Tensor& weight,
+                                          const std::optional<at::Tensor>& bias);
 
 // ------------------------------------------------------------------------- model files
 // Files of `model_path` (top level only) whose names end in one of `suffixes` and not in

@@ -15,60 +15,70 @@
 #include "slim/io/safetensors.h"
 #include "slim/model/family.h"
 #include "slim/model/tensor_layout.h"
+#include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
-#include "slim/quant/scheme.h"
 
 namespace slim::pipeline {
 
 namespace {
 
-using quant::QDtype;
-using quant::QScheme;
-using quant::QScope;
+// Rows of the deployed-form table that data-free min/max conversion produces: weight-only and
+// dynamic-activation forms (static activations need calibration data; float weights need no
+// conversion, pruned ones a pruning algorithm).
+bool data_free(const quant::DeployedFormSpec& spec) {
+  return *spec.cli_name != '\0' && spec.activations != quant::Activations::Static &&
+         !(spec.weight.dtype == quant::QDtype::Float);
+}
 
-struct SchemePair {
-  QScheme act;
-  QScheme weight;
-};
+std::string scheme_list() {
+  std::string out;
+  for (const auto& name : data_free_schemes())
+    out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
 
-SchemePair scheme_pair(const DataFreeConvertOptions& options) {
+// The deployed form of --scheme, --group_size and --asym.
+quant::DeployedForm data_free_form(const DataFreeConvertOptions& options) {
   const std::string& name = options.scheme;
-  SchemePair pair;  // act defaults to float per_tensor: weight-only
-  if (name == "w8a16" || name == "w4a16") {
-    const bool int4 = name == "w4a16";
-    pair.weight.dtype = int4 ? QDtype::Int4 : QDtype::Int8;
-    pair.weight.symmetric = !options.asym;
-    const int64_t group = options.group_size > 0 ? options.group_size : (int4 ? 128 : 0);
-    pair.weight.scope = group > 0 ? QScope::PerGroup : QScope::PerChannel;
-    pair.weight.group_size = group;
-    return pair;
+  const quant::DeployedFormSpec* spec = quant::find_form_by_cli_name(name);
+  SLIM_CHECK(spec != nullptr, "--scheme: expected one of ", scheme_list(), ", found ", quote(name));
+  if (spec->activations == quant::Activations::Static) {
+    SLIM_FAIL("--scheme ", name, " (", spec->name,
+              ") quantizes activations statically: its input_scale / input_offset come from "
+              "calibration data, which data-free conversion does not have; data-free schemes "
+              "(weight-only or dynamic activations): ",
+              scheme_list());
   }
-  SLIM_CHECK(!options.asym && options.group_size == 0, "--scheme ", name,
-             ": --asym and --group_size apply to w8a16 and w4a16 only");
-  if (name == "wfp8") {
-    pair.weight = {QDtype::Fp8E4M3, QScope::PerChannel, true, 0};
-    pair.act = {QDtype::Fp8E4M3, QScope::PerToken, true, 0};
-  } else if (name == "mxfp8" || name == "mxfp4") {
-    const QDtype dtype = name == "mxfp8" ? QDtype::MxFp8 : QDtype::MxFp4;
-    pair.weight = {dtype, QScope::PerBlock, true, 32};
-    pair.act = {dtype, QScope::PerBlock, true, 32};
-  } else {
-    SLIM_FAIL("--scheme: expected w8a16, w4a16, wfp8, mxfp8 or mxfp4, found ", quote(name));
+  if (!data_free(*spec)) {
+    SLIM_FAIL("--scheme ", name, " (", spec->name, ", ", spec->summary,
+              ") is not a min/max quantization of the weights; data-free schemes: ", scheme_list());
   }
-  return pair;
+  const int64_t group = options.group_size > 0 ? options.group_size : spec->default_group_size;
+  try {
+    return quant::make_form(*spec, group, options.asym);
+  } catch (const Error& error) {
+    SLIM_FAIL("--scheme ", name, options.group_size > 0 ? str(" --group_size ", group) : "",
+              options.asym ? " --asym" : "", ": ", error.what());
+  }
 }
 
 }  // namespace
 
+std::vector<std::string> data_free_schemes() {
+  std::vector<std::string> out;
+  for (const auto& spec : quant::deployed_form_table()) {
+    if (data_free(spec)) out.emplace_back(spec.cli_name);
+  }
+  return out;
+}
+
 DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) {
-  const SchemePair pair = scheme_pair(options);
+  const quant::DeployedForm form = data_free_form(options);
   const io::ModelConfig config = io::load_model_config(options.model_path);
   // Not bf16 changes W8A8's deq_scale encoding (spec §7.5); bf16 when config.json says nothing.
   const at::ScalarType model_dtype =
       io::parse_torch_dtype_name(config.dtype).value_or(at::kBFloat16);
   const auto checkpoint = io::SafetensorsCheckpoint::open(options.model_path);
-  // Fails now, naming the valid pairs, rather than after the first layer.
-  const quant::DeployedTag tag = quant::select_deployed_tag(pair.act, pair.weight);
   for (const auto& pattern : options.exclude)
     expand_braces(pattern);  // syntax errors first
 
@@ -78,8 +88,12 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
   save.shard_bytes = options.shard_bytes;
   save.model_path = options.model_path;
   const auto output = exporter::make_quantized_saver(options.format, save);
-  SLIM_CHECK(output->supports(tag), "--format ", options.format, " cannot hold ",
-             quant::tag_name(tag), " linears (--scheme ", options.scheme, ")");
+  // Before the first tensor is read: the format says whether it holds the form.
+  try {
+    output->check(form);
+  } catch (const Error& error) {
+    SLIM_FAIL("--format ", options.format, " --scheme ", options.scheme, ": ", error.what());
+  }
 
   // Decoder layers first, in checkpoint-layout order (msModelSlim's encounter order: blocks, then
   // the modules outside them), then the global tensors and anything else the checkpoint holds.
@@ -93,7 +107,7 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     covered.insert(expected.name);
 
   DataFreeConvertSummary summary;
-  summary.tag = quant::tag_name(tag);
+  summary.tag = quant::tag_name(form.tag);
   Progress progress("quantize", static_cast<int64_t>(order.size()), "tensors");
   // Tensors read for the current output item; their mapped pages are dropped once it is written,
   // so resident memory stays near one tensor (the page cache keeps the data).
@@ -109,6 +123,16 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
       checkpoint.release(name);
     consumed.clear();
   };
+  const model::GlobalTensorNames& global = model::global_tensor_names();
+  // An unquantized linear (excluded, or the lm_head), declared as one to the saver.
+  auto add_float_linear = [&](const std::string& module, const std::string& weight_name) {
+    const at::Tensor weight = read(weight_name);
+    std::optional<at::Tensor> bias;
+    if (checkpoint.contains(module + ".bias")) bias = read(module + ".bias");
+    output->add_float_linear(module, weight, bias);
+    summary.float_tensors += bias ? 2 : 1;
+    release_consumed();
+  };
   for (const auto& expected : order) {
     if (expected.role == model::TensorRole::Bias && expected.layer >= 0) {
       progress.advance();
@@ -116,15 +140,17 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     }
     const bool linear_weight = expected.role == model::TensorRole::Linear && expected.layer >= 0;
     const std::string& module = expected.module;
-    // Routers stay float unless a pattern could ask otherwise (data-free conversion has none).
+    // Routers stay float by role (data-free conversion has no pattern to ask otherwise).
     const bool keep_float = expected.spec != nullptr && !expected.spec->quantizable;
-    if (!linear_weight || keep_float || name_matches_any(module, options.exclude)) {
+    if (expected.role == model::TensorRole::Head ||
+        (linear_weight && (keep_float || name_matches_any(module, options.exclude)))) {
+      add_float_linear(module, expected.name);
+      progress.advance();
+      continue;
+    }
+    if (!linear_weight) {
       output->add_float(expected.name, read(expected.name));
       ++summary.float_tensors;
-      if (linear_weight && checkpoint.contains(module + ".bias")) {
-        output->add_float(module + ".bias", read(module + ".bias"));
-        ++summary.float_tensors;
-      }
       release_consumed();
       progress.advance();
       continue;
@@ -132,16 +158,16 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     std::optional<at::Tensor> bias;
     if (checkpoint.contains(module + ".bias")) bias = read(module + ".bias");
     const at::Tensor weight = read(expected.name);
-    output->add_linear(quant::deploy_linear(module, weight, bias, pair.act, pair.weight,
+    output->add_linear(quant::deploy_linear(module, weight, bias, form.act, form.weight,
                                             std::nullopt, model_dtype));
     ++summary.quantized_linears;
     release_consumed();
     progress.advance();
   }
-  const model::GlobalTensorNames& global = model::global_tensor_names();
   if (output->writes_tied_weights_twice() && config.tie_word_embeddings &&
       !checkpoint.contains(global.lm_head)) {
-    output->add_float(global.lm_head, checkpoint.tensor(global.embedding));
+    output->add_float_linear(global.lm_head_module, checkpoint.tensor(global.embedding),
+                             std::nullopt);
     ++summary.float_tensors;
   }
   for (const auto& name : checkpoint.names()) {
@@ -149,8 +175,16 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
                                 covered.count(name.substr(0, name.size() - 5) + ".weight"))) {
       continue;
     }
+    if (name == std::string(global.lm_head_module) + ".bias" &&
+        checkpoint.contains(global.lm_head)) {
+      continue;  // written with lm_head.weight
+    }
     spdlog::info("{}: not read by the {} architecture; copied unchanged", name,
                  config.architecture);
+    if (name == global.lm_head) {  // a tied checkpoint that stores its lm_head anyway
+      add_float_linear(global.lm_head_module, name);
+      continue;
+    }
     output->add_float(name, read(name));
     ++summary.float_tensors;
     release_consumed();

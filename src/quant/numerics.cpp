@@ -14,17 +14,11 @@
 
 #include "slim/core/error.h"
 #include "slim/core/text.h"
+#include "slim/quant/deployed_forms.h"
 #include "slim/quant/observer.h"
 
 namespace slim::quant {
 namespace {
-
-bool is_integer(QDtype dtype) {
-  return dtype == QDtype::Int8 || dtype == QDtype::Int4;
-}
-bool is_mx(QDtype dtype) {
-  return dtype == QDtype::MxFp8 || dtype == QDtype::MxFp4;
-}
 
 // NaN propagates through amin/amax and Inf is an extreme: two reductions, much faster than
 // isfinite().all() on bf16.
@@ -963,36 +957,31 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
                              at::ScalarType model_dtype) {
   const std::string tensor = name + ".weight";
   check_weight(tensor, weight);
-  DeployedLinear d;
-  d.name = name;
-  d.tag = select_deployed_tag(act, weight_scheme);
-  d.act = act;
-  d.weight = weight_scheme;
-  d.bias = bias;
-  d.model_dtype = model_dtype;
+  const DeployedForm form{select_deployed_tag(act, weight_scheme), act, weight_scheme};
+  const char* tag = tag_name(form.tag);
 
-  const bool static_act = d.tag == DeployedTag::W8A8 || d.tag == DeployedTag::W8A8Mix;
-  if (static_act) {
-    SLIM_CHECK(act_params.has_value(), "linear ", quote(name), " (", tag_name(d.tag),
+  at::Tensor input_scale;
+  at::Tensor input_offset;
+  if (deployed_form_spec(form.tag).activations == Activations::Static) {
+    SLIM_CHECK(act_params.has_value(), "linear ", quote(name), " (", tag,
                "): static activations need calibrated activation parameters");
     SLIM_CHECK(act_params->scale.defined() && act_params->scale.numel() == 1 &&
                    act_params->offset.defined() && act_params->offset.numel() == 1,
-               "linear ", quote(name), " (", tag_name(d.tag),
+               "linear ", quote(name), " (", tag,
                "): activation parameters must be per-tensor (one scale and one offset), found "
                "scale ",
                shape_text(act_params->scale), " and offset ", shape_text(act_params->offset));
-    d.input_scale = act_params->scale.to(at::kFloat).reshape({1}).contiguous();
-    d.input_offset = act_params->offset.to(at::kFloat).reshape({1}).contiguous();
-    SLIM_CHECK(std::isfinite(d.input_scale.item<float>()) && d.input_scale.item<float>() > 0 &&
-                   std::isfinite(d.input_offset.item<float>()),
-               "linear ", quote(name), ": activation scale ", d.input_scale.item<float>(),
-               " / offset ", d.input_offset.item<float>(), " must be finite and the scale > 0");
+    input_scale = act_params->scale;
+    input_offset = act_params->offset;
   } else {
-    SLIM_CHECK(!act_params.has_value(), "linear ", quote(name), " (", tag_name(d.tag),
-               "): activations are ", act.is_float() ? "not quantized" : "quantized dynamically",
+    SLIM_CHECK(!act_params.has_value(), "linear ", quote(name), " (", tag, "): activations are ",
+               act.is_float() ? "not quantized" : "quantized dynamically",
                ", so no activation parameters are stored");
   }
 
+  // The codes and scales of min/max statistics, then the record (validated: packing constraints
+  // such as even dims, ranges).
+  DeployedLinear d;
   switch (weight_scheme.dtype) {
     case QDtype::Float:
       check_finite(tensor, weight);
@@ -1008,8 +997,8 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
       }
       const QParams params = weight_qparams(tensor, weight, weight_scheme);
       d.weight_codes = quantize_unchecked(tensor, weight, params);
-      d.weight_scale = params.scale.to(at::kFloat).contiguous();
-      d.weight_offset = params.offset.to(at::kFloat).contiguous();
+      d.weight_scale = params.scale;
+      d.weight_offset = params.offset;
       break;
     }
     case QDtype::MxFp8:
@@ -1020,8 +1009,8 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
       break;
     }
   }
-  d.validate();  // packing constraints (even dims), ranges
-  return d;
+  return make_deployed_linear(name, form, d.weight_codes, d.weight_scale, d.weight_offset, bias,
+                              input_scale, input_offset, model_dtype);
 }
 
 at::Tensor dequantize_weight(const DeployedLinear& linear, std::optional<at::ScalarType> dtype) {

@@ -1,5 +1,5 @@
-// Scheme names and parsers, the §2.6 pairing table and the validation of DeployedLinear records
-// (spec msmodelslim-v1.md §2.5, §2.6, §7.4, §7.8).
+// Scheme names and parsers, and DeployedLinear records: their validation and make_deployed_linear
+// (spec msmodelslim-v1.md §2.5, §7.4). The §2.6 pairing lives in deployed_forms.cpp.
 #include "slim/quant/scheme.h"
 
 #include <ATen/ATen.h>
@@ -11,6 +11,7 @@
 
 #include "slim/core/error.h"
 #include "slim/core/text.h"
+#include "slim/quant/deployed_forms.h"
 
 namespace slim::quant {
 namespace {
@@ -35,22 +36,6 @@ constexpr std::array<std::pair<QScope, const char*>, 8> kScopeNames = {{
     {QScope::DualScale, "dual_scale"},
 }};
 
-constexpr std::array<std::pair<DeployedTag, const char*>, 13> kTagNames = {{
-    {DeployedTag::Float, "FLOAT"},
-    {DeployedTag::W16A16S, "W16A16S"},
-    {DeployedTag::W8A16, "W8A16"},
-    {DeployedTag::W4A16, "W4A16"},
-    {DeployedTag::W8A8Dynamic, "W8A8_DYNAMIC"},
-    {DeployedTag::W8A8Mix, "W8A8_MIX"},
-    {DeployedTag::W8A8, "W8A8"},
-    {DeployedTag::WFp8AFp8Dynamic, "WFP8AFP8_DYNAMIC"},
-    {DeployedTag::W8A8MxFp8, "W8A8_MXFP8"},
-    {DeployedTag::W4A8MxFp, "W4A8_MXFP"},
-    {DeployedTag::W4A8Dynamic, "W4A8_DYNAMIC"},
-    {DeployedTag::W4A4Dynamic, "W4A4_DYNAMIC"},
-    {DeployedTag::W4A4MxFp4, "W4A4_MXFP4"},
-}};
-
 template <typename Table>
 std::string list_names(const Table& table) {
   std::string out;
@@ -59,107 +44,6 @@ std::string list_names(const Table& table) {
     out += entry.second;
   }
   return out;
-}
-
-// One row of the §2.6 table (plus Slim's W4A16 and FLOAT rows). `sym` / `asym` say which
-// symmetry values the row accepts.
-struct Side {
-  QDtype dtype;
-  QScope scope;
-  bool sym;
-  bool asym;
-};
-struct PairRule {
-  Side act;
-  Side weight;
-  DeployedTag tag;
-};
-
-constexpr bool kSym = true;
-constexpr bool kAsym = true;
-constexpr std::array<PairRule, 15> kPairs = {{
-    {{QDtype::Int8, QScope::PerTensor, kSym, kAsym},
-     {QDtype::Int8, QScope::PerChannel, kSym, false},
-     DeployedTag::W8A8},
-    {{QDtype::Int8, QScope::PdMix, false, kAsym},
-     {QDtype::Int8, QScope::PerChannel, kSym, false},
-     DeployedTag::W8A8Mix},
-    {{QDtype::Int8, QScope::PerToken, kSym, false},
-     {QDtype::Int8, QScope::PerChannel, kSym, false},
-     DeployedTag::W8A8Dynamic},
-    {{QDtype::Int8, QScope::PerToken, kSym, false},
-     {QDtype::Int8, QScope::PerGroup, kSym, kAsym},
-     DeployedTag::W8A8Dynamic},
-    {{QDtype::Float, QScope::PerTensor, kSym, false},
-     {QDtype::Int8, QScope::PerChannel, kSym, kAsym},
-     DeployedTag::W8A16},
-    {{QDtype::Float, QScope::PerTensor, kSym, false},
-     {QDtype::Int8, QScope::PerGroup, kSym, kAsym},
-     DeployedTag::W8A16},
-    {{QDtype::Int8, QScope::PerToken, kSym, false},
-     {QDtype::Int4, QScope::PerChannel, kSym, false},
-     DeployedTag::W4A8Dynamic},
-    {{QDtype::Int4, QScope::PerToken, kSym, false},
-     {QDtype::Int4, QScope::PerChannel, kSym, kAsym},
-     DeployedTag::W4A4Dynamic},
-    {{QDtype::Int4, QScope::PerToken, kSym, false},
-     {QDtype::Int4, QScope::PerGroup, kSym, kAsym},
-     DeployedTag::W4A4Dynamic},
-    {{QDtype::Fp8E4M3, QScope::PerToken, kSym, false},
-     {QDtype::Fp8E4M3, QScope::PerChannel, kSym, false},
-     DeployedTag::WFp8AFp8Dynamic},
-    {{QDtype::MxFp8, QScope::PerBlock, kSym, false},
-     {QDtype::MxFp8, QScope::PerBlock, kSym, false},
-     DeployedTag::W8A8MxFp8},
-    {{QDtype::MxFp8, QScope::PerBlock, kSym, false},
-     {QDtype::MxFp4, QScope::PerBlock, kSym, false},
-     DeployedTag::W4A8MxFp},
-    {{QDtype::MxFp4, QScope::PerBlock, kSym, false},
-     {QDtype::MxFp4, QScope::PerBlock, kSym, false},
-     DeployedTag::W4A4MxFp4},
-    // Slim: int4 weight-only (msModelSlim V0's W4A16; V1 has no IR for it).
-    {{QDtype::Float, QScope::PerTensor, kSym, false},
-     {QDtype::Int4, QScope::PerChannel, kSym, kAsym},
-     DeployedTag::W4A16},
-    {{QDtype::Float, QScope::PerTensor, kSym, false},
-     {QDtype::Int4, QScope::PerGroup, kSym, kAsym},
-     DeployedTag::W4A16},
-}};
-// FLOAT (no quantization) is the pair float per_tensor sym / float per_tensor sym, checked apart.
-
-bool side_matches(const Side& side, const QScheme& scheme) {
-  return side.dtype == scheme.dtype && side.scope == scheme.scope &&
-         (scheme.symmetric ? side.sym : side.asym);
-}
-
-std::string side_name(const Side& side) {
-  std::string out = str(qdtype_name(side.dtype), " ", qscope_name(side.scope), " ");
-  if (side.sym && side.asym) return out + "sym|asym";
-  return out + (side.sym ? "sym" : "asym");
-}
-
-std::string valid_pairs() {
-  std::string out = "float per_tensor sym + float per_tensor sym -> FLOAT";
-  for (const auto& rule : kPairs) {
-    out +=
-        str("; ", side_name(rule.act), " + ", side_name(rule.weight), " -> ", tag_name(rule.tag));
-  }
-  return out;
-}
-
-bool is_mx(QDtype dtype) {
-  return dtype == QDtype::MxFp8 || dtype == QDtype::MxFp4;
-}
-
-void check_group_size(const QScheme& scheme, const char* role) {
-  if (scheme.scope == QScope::PerGroup) {
-    SLIM_CHECK(scheme.group_size > 0, role, " scheme ", scheme.to_string(),
-               ": per_group needs a positive group_size, found ", scheme.group_size);
-  } else if (is_mx(scheme.dtype)) {
-    SLIM_CHECK(scheme.group_size == 0 || scheme.group_size == 32, role, " scheme ",
-               scheme.to_string(), ": MX blocks are 32 elements, found group_size ",
-               scheme.group_size);
-  }
 }
 
 struct Range {
@@ -281,67 +165,6 @@ bool QScheme::operator==(const QScheme& other) const {
          group_size == other.group_size;
 }
 
-const char* tag_name(DeployedTag tag) {
-  for (const auto& [value, name] : kTagNames) {
-    if (value == tag) return name;
-  }
-  SLIM_INTERNAL_ASSERT(false, "unknown DeployedTag ", static_cast<int>(tag));
-}
-
-std::optional<int> model_type_priority(DeployedTag tag) {
-  // §7.8: FLOAT < W16A16S < W8A16 < W8A8_DYNAMIC < W8A8_MIX < W8A8 < WFP8AFP8_DYNAMIC <
-  // W8A8_MXFP8 < W4A8_MXFP < W4A4_DYNAMIC < W4A4_MXFP4 (< W4A4_MXFP4_DUALSCALE < W4A4_MXFP4_SVD,
-  // which Slim does not produce). W4A16, which V1 does not know, ranks just above W8A16, so that a
-  // weight-only int4 model is described as "W4A16" as msModelSlim V0 describes it.
-  switch (tag) {
-    case DeployedTag::Float:
-      return 0;
-    case DeployedTag::W16A16S:
-      return 1;
-    case DeployedTag::W8A16:
-      return 2;
-    case DeployedTag::W4A16:
-      return 3;
-    case DeployedTag::W8A8Dynamic:
-      return 4;
-    case DeployedTag::W8A8Mix:
-      return 5;
-    case DeployedTag::W8A8:
-      return 6;
-    case DeployedTag::WFp8AFp8Dynamic:
-      return 7;
-    case DeployedTag::W8A8MxFp8:
-      return 8;
-    case DeployedTag::W4A8MxFp:
-      return 9;
-    case DeployedTag::W4A4Dynamic:
-      return 10;
-    case DeployedTag::W4A4MxFp4:
-      return 11;
-    case DeployedTag::W4A8Dynamic:
-      return std::nullopt;
-  }
-  SLIM_INTERNAL_ASSERT(false, "unknown DeployedTag ", static_cast<int>(tag));
-}
-
-DeployedTag select_deployed_tag(const QScheme& act, const QScheme& weight) {
-  const bool act_float =
-      act.dtype == QDtype::Float && act.scope == QScope::PerTensor && act.symmetric;
-  if (act_float && weight.dtype == QDtype::Float && weight.scope == QScope::PerTensor &&
-      weight.symmetric) {
-    return DeployedTag::Float;
-  }
-  for (const auto& rule : kPairs) {
-    if (side_matches(rule.act, act) && side_matches(rule.weight, weight)) {
-      check_group_size(weight, "weight");
-      check_group_size(act, "activation");
-      return rule.tag;
-    }
-  }
-  SLIM_FAIL("no deployed form for activation scheme ", act.to_string(), " with weight scheme ",
-            weight.to_string(), "; valid pairs (activation + weight -> tag): ", valid_pairs());
-}
-
 void DeployedLinear::validate() const {
   const Validator v(*this);
   if (!weight_codes.defined()) v.fail("weight_codes is missing");
@@ -360,28 +183,18 @@ void DeployedLinear::validate() const {
     }
   }
 
-  if (tag == DeployedTag::Float || tag == DeployedTag::W16A16S) {
-    // The weight itself, unquantized (W16A16S: pruned), in its own floating dtype.
+  try {
+    check_form(form());
+  } catch (const Error& error) {
+    v.fail(error.what());
+  }
+  if (weight.is_float()) {
+    // FLOAT / W16A16S: the weight itself, unquantized (W16A16S: pruned), in its floating dtype.
     if (!at::isFloatingType(weight_codes.scalar_type())) {
       v.fail(str("weight_codes must hold the floating weight, found ",
                  c10::toString(weight_codes.scalar_type())));
     }
-    if (!weight.is_float() || !act.is_float()) {
-      v.fail(str("a ", tag_name(tag), " linear has float schemes, found activation ",
-                 act.to_string(), " and weight ", weight.to_string()));
-    }
     return;
-  }
-
-  DeployedTag expected;
-  try {
-    expected = select_deployed_tag(act, weight);
-  } catch (const Error& error) {
-    v.fail(error.what());
-  }
-  if (expected != tag) {
-    v.fail(str("activation ", act.to_string(), " with weight ", weight.to_string(), " deploys as ",
-               tag_name(expected), ", not as ", tag_name(tag)));
   }
 
   switch (weight.dtype) {
@@ -436,13 +249,153 @@ void DeployedLinear::validate() const {
       SLIM_INTERNAL_ASSERT(false, "float weight with a quantized tag");
   }
 
-  if (tag == DeployedTag::W8A8 || tag == DeployedTag::W8A8Mix) {
+  if (deployed_form_spec(tag).activations == Activations::Static) {
     v.require(input_scale, "input_scale", at::kFloat, {1});
     v.require(input_offset, "input_offset", at::kFloat, {1});
     v.require_range(input_scale, "input_scale", 0, INFINITY);
     v.require_range(input_offset, "input_offset", -128, 127);
     if (act.symmetric) v.require_zero(input_offset, "input_offset", "symmetric activations");
   }
+}
+
+namespace {
+
+// make_deployed_linear's conversions: each tensor to the CPU and to the record's dtype, refusing a
+// conversion that would change a value. Messages name the linear and the field.
+class PartConverter {
+ public:
+  explicit PartConverter(const DeployedLinear& linear) : validator_(linear) {}
+
+  [[noreturn]] void fail(const std::string& what) const { validator_.fail(what); }
+
+  // `values` as `dtype` on the CPU. Into an integer dtype, floating values must be integers and
+  // every value must fit; `integral_source` says whether an integer tensor may become `dtype`
+  // (not for fp8 / MX element values, whose raw bytes would be misread as values).
+  at::Tensor convert(const at::Tensor& values, const char* field, at::ScalarType dtype,
+                     bool integral_source) const {
+    if (!values.defined()) fail(str(field, " is missing"));
+    const at::ScalarType from = values.scalar_type();
+    const bool floating = at::isFloatingType(from);
+    if (!floating && !(at::isIntegralType(from, /*includeBool=*/false) && integral_source)) {
+      fail(str(field, " must be ", floating_or_integral(integral_source), ", found ",
+               c10::toString(from)));
+    }
+    at::Tensor cpu = values.to(at::kCPU).contiguous();
+    if (from == dtype) return cpu;
+    if (at::isIntegralType(dtype, /*includeBool=*/false) && cpu.numel() > 0) {
+      const Range r = range_of(cpu);
+      if (!r.finite) fail(str(field, " holds NaN or Inf"));
+      if (floating && !at::equal(cpu, at::round(cpu))) {
+        fail(str(field, " must hold integers, found non-integral values"));
+      }
+      const double lo = dtype == at::kChar ? -128.0 : -2147483648.0;
+      const double hi = dtype == at::kChar ? 127.0 : 2147483647.0;
+      if (r.min < lo || r.max > hi) {
+        fail(str(field, " values [", r.min, ", ", r.max, "] do not fit ", c10::toString(dtype)));
+      }
+    }
+    return cpu.to(dtype);
+  }
+
+  // A one-element activation parameter as fp32 [1].
+  at::Tensor scalar(const at::Tensor& values, const char* field) const {
+    if (values.defined() && values.numel() != 1) {
+      fail(str(field, " must hold one value (per-tensor activations), found shape ",
+               shape_text(values)));
+    }
+    return convert(values, field, at::kFloat, true).reshape({1});
+  }
+
+  void absent(const at::Tensor& values, const char* field, const std::string& why) const {
+    if (values.defined()) fail(str(field, " must be absent: ", why));
+  }
+
+ private:
+  static const char* floating_or_integral(bool integral_source) {
+    return integral_source ? "a floating or integer tensor" : "a floating tensor";
+  }
+
+  Validator validator_;
+};
+
+}  // namespace
+
+DeployedLinear make_deployed_linear(const std::string& name, const DeployedForm& form,
+                                    const at::Tensor& codes, const at::Tensor& scale,
+                                    const at::Tensor& offset, const std::optional<at::Tensor>& bias,
+                                    const at::Tensor& input_scale, const at::Tensor& input_offset,
+                                    at::ScalarType model_dtype) {
+  DeployedLinear d;
+  d.name = name;
+  d.tag = form.tag;
+  d.act = form.act;
+  d.weight = form.weight;
+  d.model_dtype = model_dtype;
+  const PartConverter p(d);
+  try {
+    check_form(form);
+  } catch (const Error& error) {
+    p.fail(error.what());
+  }
+
+  switch (form.weight.dtype) {
+    case QDtype::Float:
+      d.weight_codes = p.convert(codes, "weight_codes (the float weight)",
+                                 codes.defined() ? codes.scalar_type() : at::kFloat, false);
+      p.absent(scale, "weight_scale", "float weights have no scale");
+      p.absent(offset, "weight_offset", "float weights have no offset");
+      break;
+    case QDtype::Int8:
+    case QDtype::Int4:
+      d.weight_codes = p.convert(codes, "weight_codes", at::kChar, true);
+      d.weight_scale = p.convert(scale, "weight_scale", at::kFloat, true);
+      if (offset.defined()) {
+        d.weight_offset = p.convert(offset, "weight_offset", at::kFloat, true);
+      } else if (form.weight.symmetric) {
+        d.weight_offset = at::zeros_like(d.weight_scale);
+      } else {
+        p.fail("weight_offset is missing: asymmetric weights need their zero-points");
+      }
+      break;
+    case QDtype::Fp8E4M3:
+      d.weight_codes = p.convert(codes, "weight_codes (E4M3 values)", at::kFloat, false);
+      d.weight_scale = p.convert(scale, "weight_scale", at::kFloat, true);
+      d.weight_offset = offset.defined() ? p.convert(offset, "weight_offset", at::kFloat, true)
+                                         : at::zeros_like(d.weight_scale);
+      break;
+    case QDtype::MxFp8:
+    case QDtype::MxFp4:
+      d.weight_codes = p.convert(codes, "weight_codes (MX element values)", at::kFloat, false);
+      d.weight_scale = p.convert(scale, "weight_scale (shared exponents)", at::kInt, true);
+      p.absent(offset, "weight_offset", "MX weights have no offset");
+      break;
+  }
+
+  const Activations activations = deployed_form_spec(form.tag).activations;
+  if (activations == Activations::Static) {
+    d.input_scale = p.scalar(input_scale, "input_scale");
+    const float s = d.input_scale.item<float>();
+    if (!(std::isfinite(s) && s > 0)) {
+      p.fail(str("input_scale must be finite and positive, found ", s));
+    }
+    if (input_offset.defined() || !form.act.symmetric) {
+      d.input_offset = p.scalar(input_offset, "input_offset");
+    } else {
+      d.input_offset = at::zeros({1}, at::kFloat);
+    }
+  } else {
+    const std::string why = activations == Activations::None
+                                ? "activations are not quantized"
+                                : "activations are quantized at run time";
+    p.absent(input_scale, "input_scale", why);
+    p.absent(input_offset, "input_offset", why);
+  }
+  if (bias) {
+    if (!bias->defined()) p.fail("bias is given but undefined");
+    d.bias = bias->to(at::kCPU).contiguous();
+  }
+  d.validate();
+  return d;
 }
 
 }  // namespace slim::quant

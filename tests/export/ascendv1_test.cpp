@@ -4,6 +4,7 @@
 // E4M3 packing (§7.6), sharding (§7.1), copied files, round trips of every tag through the
 // reader, atomic output and bad input.
 #include "slim/export/ascendv1.h"
+#include "slim/quant/deployed_forms.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -346,7 +347,7 @@ TEST(AscendV1, DescriptionFileGolden) {
   DeployedLinear linear = w8a8_example(at::kBFloat16);
   linear.bias.reset();
   saver.add_linear(linear);
-  saver.add_tagged("model.layers.0.self_attn.k_proj.kv_cache_scale", at::ones({4}), "C8");
+  saver.add_extra("model.layers.0.self_attn.k_proj.kv_cache_scale", at::ones({4}), "C8");
   saver.add_description("model.layers.0.self_attn.quant_type", "INT8");
   const auto files = saver.finish();
   EXPECT_EQ(files, (std::vector<std::string>{"quant_model_description.json",
@@ -387,7 +388,7 @@ TEST(AscendV1, ModelQuantTypeFollowsPriorityAndGroupSizeLastWriterWins) {
   grouped.group_size = 32;
   saver.add_linear(random_linear(DeployedTag::W4A4Dynamic, "d", grouped));
   saver.add_linear(random_linear(DeployedTag::Float, "e"));
-  saver.add_tagged("f.fa_q.scale", at::ones({2, 1}), "FAQuant");
+  saver.add_extra("f.fa_q.scale", at::ones({2, 1}), "FAQuant");
   saver.finish();
   const auto description = read_json(dir.file("out/quant_model_description.json"));
   EXPECT_EQ(description["model_quant_type"], "W4A4_DYNAMIC");
@@ -578,7 +579,7 @@ TEST(AscendV1, EveryTagRoundTripsBitForBit) {
   DeployedLinear w16 = random_linear(DeployedTag::W16A16S, "model.layers.99.mlp.up_proj");
   w16.model_dtype = at::kBFloat16;
   saver.add_linear(w16);
-  saver.add_tagged("model.layers.0.self_attn.v_proj.kv_cache_offset", at::zeros({4}), "C8");
+  saver.add_extra("model.layers.0.self_attn.v_proj.kv_cache_offset", at::zeros({4}), "C8");
   saver.add_float("lm_head.weight", at::randn({16, 64}));
   saver.finish();
 
@@ -604,47 +605,26 @@ TEST(AscendV1, EveryTagRoundTripsBitForBit) {
 // in-memory fake-quantized weight (quant::fake_quantize_weight). W8A8 stores s_x * s_w instead of
 // s_w, so only its codes and activation parameters are compared.
 TEST(AscendV1, QuantizedLayersRoundTripToTheFakeQuantizedWeight) {
-  struct Case {
-    DeployedTag tag;
-    int64_t group_size;
-    bool asym;
-  };
-  const std::vector<Case> cases = {
-      {DeployedTag::W8A8, 0, true},
-      {DeployedTag::W8A8Mix, 0, true},
-      {DeployedTag::W8A8Dynamic, 0, false},
-      {DeployedTag::W8A8Dynamic, 32, false},
-      {DeployedTag::W8A16, 0, true},
-      {DeployedTag::W8A16, 32, true},
-      {DeployedTag::W4A16, 0, false},
-      {DeployedTag::W4A16, 32, true},
-      {DeployedTag::W4A8Dynamic, 0, false},
-      {DeployedTag::W4A4Dynamic, 32, true},
-      {DeployedTag::WFp8AFp8Dynamic, 0, false},
-      {DeployedTag::W8A8MxFp8, 0, false},
-      {DeployedTag::W4A8MxFp, 0, false},
-      {DeployedTag::W4A4MxFp4, 0, false},
-  };
   auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
   TempDir dir;
   const std::string out = dir.file("out");
   AscendV1Saver saver(options_for(out));
   std::vector<std::tuple<DeployedLinear, at::Tensor>> saved;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const auto [act, weight_scheme] = schemes_for(cases[i].tag, cases[i].group_size, cases[i].asym);
-    const std::string name = "model.layers." + std::to_string(i) + ".mlp.gate_proj";
+  // Every form of the deployed-form table that a scheme pair selects and the format holds (the
+  // refusals: quantized_saver_test).
+  for (const slim::quant::DeployedForm& form :
+       slim::testing::held_forms(saver, slim::testing::selectable_forms(32, false))) {
+    const std::string name = "model.layers." + std::to_string(saved.size()) + ".mlp.gate_proj";
     const at::Tensor weight = at::randn({8, 96}, gen).to(at::kBFloat16);
     const at::Tensor bias = at::randn({8}, gen).to(at::kBFloat16);
-    std::optional<slim::quant::QParams> act_params;
-    if (cases[i].tag == DeployedTag::W8A8 || cases[i].tag == DeployedTag::W8A8Mix) {
-      act_params = slim::quant::QParams{act, at::tensor({0.0234375f}), at::tensor({-5.0f})};
-    }
-    const DeployedLinear linear = slim::quant::deploy_linear(name, weight, bias, act, weight_scheme,
-                                                             act_params, at::kBFloat16);
-    ASSERT_EQ(linear.tag, cases[i].tag);
+    const DeployedLinear linear =
+        slim::quant::deploy_linear(name, weight, bias, form.act, form.weight,
+                                   slim::testing::fixed_act_params(form), at::kBFloat16);
+    ASSERT_EQ(linear.form(), form);
     saver.add_linear(linear);
-    saved.emplace_back(linear, slim::quant::fake_quantize_weight(name, weight, weight_scheme));
+    saved.emplace_back(linear, slim::quant::fake_quantize_weight(name, weight, form.weight));
   }
+  EXPECT_GT(saved.size(), 10u);
   saver.finish();
   const AscendV1Reader reader(out, at::kBFloat16);
   for (const auto& [linear, fake_quantized] : saved) {
@@ -869,7 +849,7 @@ TEST(AscendV1, DuplicateTensorsAndUnknownTagsAreRefused) {
   EXPECT_ERROR_WITH(saver.add_float("a.weight", at::ones({2})), "'a.weight'", "twice");
   EXPECT_ERROR_WITH(saver.add_linear(random_linear(DeployedTag::W8A16, "a")), "'a.weight'",
                     "twice");
-  EXPECT_ERROR_WITH(saver.add_tagged("x", at::ones({2}), "W8A8"), "'x'", "'W8A8'", "add_linear");
+  EXPECT_ERROR_WITH(saver.add_extra("x", at::ones({2}), "W8A8"), "'x'", "'W8A8'", "add_linear");
   saver.finish();
   EXPECT_ERROR_WITH(saver.add_float("late", at::ones({2})), "after finish");
 }

@@ -4,6 +4,7 @@
 // the reader, a checkpoint in llm-compressor's own style, sharding, copied files, atomic output
 // and refusals.
 #include "slim/export/compressed_tensors.h"
+#include "slim/quant/deployed_forms.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -240,7 +241,8 @@ TEST(CompressedTensors, ConfigJsonGolden) {
   DeployedLinear excluded =
       random_linear(DeployedTag::Float, "model.layers.0.mlp.down_proj", small);
   saver.add_linear(excluded);
-  saver.add_float("model.layers.0.mlp.up_proj.weight", at::ones({4, 8}, at::kBFloat16));
+  saver.add_float_linear("model.layers.0.mlp.up_proj", at::ones({4, 8}, at::kBFloat16),
+                         std::nullopt);
   saver.add_float("model.norm.weight", at::ones({8}, at::kBFloat16));
   saver.add_float("lm_head.weight", at::ones({4, 8}, at::kBFloat16));
   EXPECT_EQ(saver.finish(), (std::vector<std::string>{"config.json", "model.safetensors",
@@ -388,37 +390,25 @@ TEST(CompressedTensors, EverySupportedTagRoundTripsBitForBit) {
 // Quantize a random bf16 layer (quant::deploy_linear), save, load, dequantize: bit for bit the
 // in-memory fake-quantized weight (quant::fake_quantize_weight).
 TEST(CompressedTensors, QuantizedLayersRoundTripToTheFakeQuantizedWeight) {
-  struct Case {
-    DeployedTag tag;
-    int64_t group_size;
-    bool asym;
-  };
-  const std::vector<Case> cases = {
-      {DeployedTag::W8A8, 0, true},         {DeployedTag::W8A8, 0, false},
-      {DeployedTag::W8A8Dynamic, 0, false}, {DeployedTag::W8A16, 0, true},
-      {DeployedTag::W8A16, 32, false},      {DeployedTag::W4A16, 0, true},
-      {DeployedTag::W4A16, 32, true},       {DeployedTag::WFp8AFp8Dynamic, 0, false},
-  };
   auto gen = at::make_generator<at::CPUGeneratorImpl>(22);
   TempDir dir;
   const std::string out = dir.file("out");
   CompressedTensorsSaver saver(options_for(out));
   std::vector<std::tuple<DeployedLinear, at::Tensor>> saved;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const auto [act, weight_scheme] = schemes_for(cases[i].tag, cases[i].group_size, cases[i].asym);
-    const std::string name = "model.layers." + std::to_string(i) + ".mlp.gate_proj";
+  // Every form of the deployed-form table that a scheme pair selects and the format holds (the
+  // refusals: quantized_saver_test).
+  for (const slim::quant::DeployedForm& form :
+       slim::testing::held_forms(saver, slim::testing::selectable_forms(32, false))) {
+    const std::string name = "model.layers." + std::to_string(saved.size()) + ".mlp.gate_proj";
     const at::Tensor weight = at::randn({10, 96}, gen).to(at::kBFloat16);
-    std::optional<slim::quant::QParams> act_params;
-    if (cases[i].tag == DeployedTag::W8A8) {
-      act_params = slim::quant::QParams{act, at::tensor({0.0234375f}),
-                                        at::tensor({act.symmetric ? 0.0f : -5.0f})};
-    }
-    const DeployedLinear linear = slim::quant::deploy_linear(
-        name, weight, std::nullopt, act, weight_scheme, act_params, at::kBFloat16);
-    ASSERT_EQ(linear.tag, cases[i].tag);
+    const DeployedLinear linear =
+        slim::quant::deploy_linear(name, weight, std::nullopt, form.act, form.weight,
+                                   slim::testing::fixed_act_params(form), at::kBFloat16);
+    ASSERT_EQ(linear.form(), form);
     saver.add_linear(linear);
-    saved.emplace_back(linear, slim::quant::fake_quantize_weight(name, weight, weight_scheme));
+    saved.emplace_back(linear, slim::quant::fake_quantize_weight(name, weight, form.weight));
   }
+  EXPECT_GT(saved.size(), 10u);
   saver.finish();
   const CompressedTensorsReader reader(out, at::kBFloat16);
   for (const auto& [linear, fake_quantized] : saved) {

@@ -302,13 +302,13 @@ TEST(WeightSource, AscendV1EveryTagAndAttentionExtras) {
       {"model.layers.0.self_attn.v_proj.kv_cache_offset", at::zeros({32})},
   };
   for (const auto& [name, tensor] : c8)
-    saver.add_tagged(name, tensor, "C8");
+    saver.add_extra(name, tensor, "C8");
   const std::map<std::string, at::Tensor> fa = {
       {"model.layers.1.self_attn.fa_q.scale", at::rand({4, 1})},
       {"model.layers.1.self_attn.fa_q.offset", at::zeros({4, 1})},
   };
   for (const auto& [name, tensor] : fa)
-    saver.add_tagged(name, tensor, "FAQuant");
+    saver.add_extra(name, tensor, "FAQuant");
   saver.add_description("model.layers.1.self_attn.quant_type", "INT8");
   saver.finish();
 

@@ -58,12 +58,12 @@ TEST(AttentionExtras, KvCacheAndFa3TensorsRunAsTheirFakeQuantization) {
   reference->q_head_scale = at::tensor({0.01f, 0.02f, 0.015f, 0.03f});
   for (int layer = 0; layer < 2; ++layer) {
     const std::string attn = "model.layers." + std::to_string(layer) + ".self_attn";
-    saver.add_tagged(attn + ".k_proj.kv_cache_scale", reference->k_scale, "C8");
-    saver.add_tagged(attn + ".k_proj.kv_cache_offset", reference->k_offset, "C8");
-    saver.add_tagged(attn + ".v_proj.kv_cache_scale", reference->v_scale, "C8");
-    saver.add_tagged(attn + ".v_proj.kv_cache_offset", reference->v_offset, "C8");
-    saver.add_tagged(attn + ".fa_q.scale", reference->q_head_scale.view({4, 1}), "FAQuant");
-    saver.add_tagged(attn + ".fa_q.offset", at::zeros({4, 1}, at::kChar), "FAQuant");
+    saver.add_extra(attn + ".k_proj.kv_cache_scale", reference->k_scale, "C8");
+    saver.add_extra(attn + ".k_proj.kv_cache_offset", reference->k_offset, "C8");
+    saver.add_extra(attn + ".v_proj.kv_cache_scale", reference->v_scale, "C8");
+    saver.add_extra(attn + ".v_proj.kv_cache_offset", reference->v_offset, "C8");
+    saver.add_extra(attn + ".fa_q.scale", reference->q_head_scale.view({4, 1}), "FAQuant");
+    saver.add_extra(attn + ".fa_q.offset", at::zeros({4, 1}, at::kChar), "FAQuant");
   }
   saver.finish();
 

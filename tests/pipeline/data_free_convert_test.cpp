@@ -11,8 +11,10 @@
 #include "slim/core/files.h"
 #include "slim/export/ascendv1.h"
 #include "slim/export/compressed_tensors.h"
+#include "slim/export/quantized_saver.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/random_model.h"
+#include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
 #include "support/expect_error.h"
 #include "support/temp_dir.h"
@@ -23,26 +25,57 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Case {
-  const char* scheme;
-  const char* format;
+  std::string scheme;
+  std::string format;
   int64_t group_size;
   bool asym;
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.scheme << " " << c.format;
+  *os << c.scheme << " " << c.format << " g" << c.group_size << (c.asym ? " asym" : "");
 }
 
-quant::QScheme weight_scheme_of(const Case& c) {
-  const std::string s = c.scheme;
-  if (s == "w8a16" || s == "w4a16") {
-    const int64_t group = c.group_size > 0 ? c.group_size : (s == "w4a16" ? 128 : 0);
-    return {s == "w4a16" ? quant::QDtype::Int4 : quant::QDtype::Int8,
-            group > 0 ? quant::QScope::PerGroup : quant::QScope::PerChannel, !c.asym, group};
+// Every data-free scheme of the deployed-form table in both formats: its default form and, where
+// the row has them, asymmetric and per-group (32) weights. W4A16's default group (128) does not
+// divide the test model's dims, so it is tried per group 32 only.
+std::vector<Case> every_case() {
+  const auto asym = [](quant::Symmetry s) {
+    return s == quant::Symmetry::Asym || s == quant::Symmetry::Either;
+  };
+  std::vector<Case> out;
+  for (const auto& format : exporter::quantized_formats()) {
+    for (const auto& scheme : data_free_schemes()) {
+      const quant::DeployedFormSpec& spec = *quant::find_form_by_cli_name(scheme);
+      if (spec.default_group_size == 0) {
+        out.push_back({scheme, format, 0, false});
+        if (asym(spec.weight.symmetry)) out.push_back({scheme, format, 0, true});
+      }
+      if (spec.weight.per_group != quant::Symmetry::None) {
+        if (spec.weight.per_group != quant::Symmetry::Asym)
+          out.push_back({scheme, format, 32, false});
+        if (asym(spec.weight.per_group)) out.push_back({scheme, format, 32, true});
+      }
+    }
   }
-  if (s == "wfp8") return {quant::QDtype::Fp8E4M3, quant::QScope::PerChannel, true, 0};
-  return {s == "mxfp8" ? quant::QDtype::MxFp8 : quant::QDtype::MxFp4, quant::QScope::PerBlock, true,
-          32};
+  return out;
+}
+
+// The form the pipeline is expected to choose.
+quant::DeployedForm form_of(const Case& c) {
+  const quant::DeployedFormSpec& spec = *quant::find_form_by_cli_name(c.scheme);
+  return quant::make_form(spec, c.group_size > 0 ? c.group_size : spec.default_group_size, c.asym);
+}
+
+// Whether the format holds the form (the saver's check, the truth the pipeline relies on).
+std::string refusal_of(const Case& c, const std::string& scratch) {
+  exporter::QuantizedSaveOptions options;
+  options.save_path = scratch;
+  try {
+    exporter::make_quantized_saver(c.format, options)->check(form_of(c));
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
 }
 
 class DataFreeConvert : public ::testing::TestWithParam<Case> {
@@ -70,23 +103,36 @@ TEST_P(DataFreeConvert, ReadsBackAsTheFakeQuantizedModel) {
   options.group_size = c.group_size;
   options.asym = c.asym;
   options.exclude = {"*.mlp.down_proj", "model.layers.{1}.self_attn.o_proj"};
+  const quant::DeployedForm form = form_of(c);
+  const std::string refusal = refusal_of(c, dir_.file("scratch"));
+  if (!refusal.empty()) {
+    // Refused up front, naming the format, the form and the flags, and nothing written.
+    EXPECT_ERROR_WITH(data_free_convert(options), "--format " + c.format, "--scheme " + c.scheme,
+                      refusal);
+    EXPECT_FALSE(fs::exists(dir_.file("out")));
+    return;
+  }
   const auto summary = data_free_convert(options);
   EXPECT_EQ(summary.quantized_linears, 2 * 7 - 3);
   EXPECT_GT(summary.input_bytes, 0u);
 
   const auto source = io::SafetensorsCheckpoint::open(dir_.file("src"));
-  const quant::QScheme weight_scheme = weight_scheme_of(c);
+  const quant::QScheme weight_scheme = form.weight;
   std::function<quant::DeployedLinear(const std::string&)> linear;
   std::function<at::Tensor(const std::string&)> tensor;
   std::vector<std::string> linears;
   std::unique_ptr<exporter::AscendV1Reader> ascend;
   std::unique_ptr<exporter::CompressedTensorsReader> compressed;
-  if (std::string(c.format) == "ascendv1") {
+  EXPECT_EQ(summary.tag, quant::tag_name(form.tag));
+  if (c.format == "ascendv1") {
     ascend = std::make_unique<exporter::AscendV1Reader>(dir_.file("out"));
     linears = ascend->linears();
     linear = [&](const std::string& m) { return ascend->linear(m); };
     tensor = [&](const std::string& n) { return ascend->tensor(n); };
-    EXPECT_EQ(ascend->model_quant_type(), summary.tag);  // W4A16 too (ranked above W8A16)
+    // W4A16 too (ranked above W8A16). W4A8_DYNAMIC never ranks, so the float linears (excluded,
+    // lm_head) make the model FLOAT, as msModelSlim's on_float_linear does.
+    EXPECT_EQ(ascend->model_quant_type(),
+              quant::model_type_priority(form.tag) ? summary.tag : std::string("FLOAT"));
     // Tied embeddings: msModelSlim's saver writes both keys.
     EXPECT_TRUE(at::equal(tensor("lm_head.weight"), source.tensor("model.embed_tokens.weight")));
   } else {
@@ -121,21 +167,15 @@ TEST_P(DataFreeConvert, ReadsBackAsTheFakeQuantizedModel) {
   EXPECT_TRUE(fs::exists(dir_.file("out") + "/tokenizer.json"));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Schemes, DataFreeConvert,
-    ::testing::Values(Case{"w8a16", "ascendv1", 0, false}, Case{"w8a16", "ascendv1", 32, true},
-                      Case{"w4a16", "ascendv1", 32, false}, Case{"wfp8", "ascendv1", 0, false},
-                      Case{"mxfp8", "ascendv1", 0, false}, Case{"mxfp4", "ascendv1", 0, false},
-                      Case{"w8a16", "compressed-tensors", 0, false},
-                      Case{"w4a16", "compressed-tensors", 32, true},
-                      Case{"wfp8", "compressed-tensors", 0, false}),
-    [](const auto& info) {
-      std::string name = std::string(info.param.scheme) + "_" + info.param.format + "_g" +
-                         std::to_string(info.param.group_size) + (info.param.asym ? "_asym" : "");
-      for (char& ch : name)
-        if (ch == '-') ch = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Schemes, DataFreeConvert, ::testing::ValuesIn(every_case()),
+                         [](const auto& info) {
+                           std::string name = info.param.scheme + "_" + info.param.format + "_g" +
+                                              std::to_string(info.param.group_size) +
+                                              (info.param.asym ? "_asym" : "");
+                           for (char& ch : name)
+                             if (ch == '-') ch = '_';
+                           return name;
+                         });
 
 TEST(DataFreeConvertErrors, NameWhatIsWrong) {
   testing::TempDir dir;
@@ -148,10 +188,28 @@ TEST(DataFreeConvertErrors, NameWhatIsWrong) {
   options.save_path = dir.file("out");
   options.format = "ascendv1";
   options.scheme = "w3a16";
-  EXPECT_ERROR_WITH(data_free_convert(options), "w3a16", "w8a16, w4a16, wfp8, mxfp8 or mxfp4");
+  EXPECT_ERROR_WITH(data_free_convert(options), "'w3a16'", "w8a16, w4a16, w8a8_dynamic, wfp8");
+  // Static activations need calibration; float forms are not a weight quantization.
+  options.scheme = "w8a8";
+  EXPECT_ERROR_WITH(data_free_convert(options), "--scheme w8a8 (W8A8)", "statically", "calibration",
+                    "w8a16");
+  options.scheme = "w8a8_mix";
+  EXPECT_ERROR_WITH(data_free_convert(options), "W8A8_MIX", "statically");
+  options.scheme = "w16a16s";
+  EXPECT_ERROR_WITH(data_free_convert(options), "W16A16S", "not a min/max quantization");
   options.scheme = "wfp8";
   options.asym = true;
-  EXPECT_ERROR_WITH(data_free_convert(options), "--asym");
+  EXPECT_ERROR_WITH(data_free_convert(options), "--scheme wfp8 --asym", "WFP8AFP8_DYNAMIC",
+                    "sym only");
+  options.asym = false;
+  options.scheme = "w4a8_dynamic";
+  options.group_size = 32;
+  EXPECT_ERROR_WITH(data_free_convert(options), "--group_size 32", "W4A8_DYNAMIC",
+                    "no per_group form");
+  options.group_size = 0;
+  options.scheme = "w8a8_dynamic";
+  options.asym = true;  // asymmetric per-channel int8 weights have no W8A8_DYNAMIC form
+  EXPECT_ERROR_WITH(data_free_convert(options), "--asym", "per_channel weights are sym only");
   options.asym = false;
   options.scheme = "mxfp4";
   options.format = "compressed-tensors";

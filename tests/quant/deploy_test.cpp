@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "quant/quant_reference.h"
+#include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
 #include "slim/quant/observer.h"
+#include "support/deployed_records.h"
 #include "support/expect_error.h"
 
 namespace slim::quant {
@@ -22,52 +24,15 @@ QScheme scheme(QDtype dtype, QScope scope, bool symmetric = true, int64_t group_
   return out;
 }
 
-struct TagCase {
-  QScheme act;
-  QScheme weight;
-  DeployedTag tag;
-};
-
-std::vector<TagCase> every_tag() {
-  const auto i8 = QDtype::Int8;
-  const auto i4 = QDtype::Int4;
-  const auto f8 = QDtype::Fp8E4M3;
-  const auto tok = QScope::PerToken;
-  const auto ch = QScope::PerChannel;
-  const auto grp = QScope::PerGroup;
-  const auto blk = QScope::PerBlock;
-  return {
-      {QScheme{}, QScheme{}, DeployedTag::Float},
-      {scheme(i8, QScope::PerTensor, false), scheme(i8, ch), DeployedTag::W8A8},
-      {scheme(i8, QScope::PerTensor, true), scheme(i8, ch), DeployedTag::W8A8},
-      {scheme(i8, QScope::PdMix, false), scheme(i8, ch), DeployedTag::W8A8Mix},
-      {scheme(i8, tok), scheme(i8, ch), DeployedTag::W8A8Dynamic},
-      {scheme(i8, tok), scheme(i8, grp, true, 64), DeployedTag::W8A8Dynamic},
-      {scheme(i8, tok), scheme(i8, grp, false, 128), DeployedTag::W8A8Dynamic},
-      {QScheme{}, scheme(i8, ch), DeployedTag::W8A16},
-      {QScheme{}, scheme(i8, ch, false), DeployedTag::W8A16},
-      {QScheme{}, scheme(i8, grp, false, 32), DeployedTag::W8A16},
-      {scheme(i8, tok), scheme(i4, ch), DeployedTag::W4A8Dynamic},
-      {scheme(i4, tok), scheme(i4, ch, false), DeployedTag::W4A4Dynamic},
-      {scheme(i4, tok), scheme(i4, grp, true, 128), DeployedTag::W4A4Dynamic},
-      {scheme(f8, tok), scheme(f8, ch), DeployedTag::WFp8AFp8Dynamic},
-      {scheme(QDtype::MxFp8, blk), scheme(QDtype::MxFp8, blk), DeployedTag::W8A8MxFp8},
-      {scheme(QDtype::MxFp8, blk), scheme(QDtype::MxFp4, blk), DeployedTag::W4A8MxFp},
-      {scheme(QDtype::MxFp4, blk), scheme(QDtype::MxFp4, blk), DeployedTag::W4A4MxFp4},
-      {QScheme{}, scheme(i4, ch), DeployedTag::W4A16},
-      {QScheme{}, scheme(i4, grp, false, 128), DeployedTag::W4A16},
-  };
-}
-
-std::optional<QParams> static_act_params(const TagCase& c, at::ScalarType dtype) {
-  if (c.tag != DeployedTag::W8A8 && c.tag != DeployedTag::W8A8Mix) return std::nullopt;
+std::optional<QParams> static_act_params(const DeployedForm& form, at::ScalarType dtype) {
+  if (deployed_form_spec(form.tag).activations != Activations::Static) return std::nullopt;
   ActPerTensorMinMaxObserver observer("layer.input");
   for (uint32_t seed = 1; seed <= 3; ++seed) {
     observer.update(ref::random_matrix(8, 256, seed).to(dtype));
   }
   const MinMax mm = observer.get();
   return calculate_qparam("layer.input", mm.min, mm.max,
-                          scheme(QDtype::Int8, QScope::PerTensor, c.act.symmetric));
+                          scheme(QDtype::Int8, QScope::PerTensor, form.act.symmetric));
 }
 
 TEST(DeployLinear, EveryTagValidatesAndDequantizesToTheFakeQuantizedWeight) {
@@ -80,12 +45,11 @@ TEST(DeployLinear, EveryTagValidatesAndDequantizesToTheFakeQuantizedWeight) {
   for (at::ScalarType dtype : {at::kBFloat16, at::kFloat, at::kHalf}) {
     const at::Tensor weight = w.to(dtype);
     const at::Tensor bias = at::linspace(-1, 1, 64).to(dtype);
-    for (const auto& c : every_tag()) {
-      SCOPED_TRACE(str(tag_name(c.tag), " ", c.act.to_string(), " + ", c.weight.to_string(), " ",
-                       c10::toString(dtype)));
+    for (const DeployedForm& c : slim::testing::selectable_forms(64, true)) {
+      SCOPED_TRACE(str(c.to_string(), " ", c10::toString(dtype)));
       const DeployedLinear d = deploy_linear("model.layers.0.mlp.up_proj", weight, bias, c.act,
                                              c.weight, static_act_params(c, dtype), dtype);
-      EXPECT_EQ(d.tag, c.tag);
+      EXPECT_EQ(d.form(), c);
       EXPECT_EQ(d.name, "model.layers.0.mlp.up_proj");
       EXPECT_NO_THROW(d.validate());
       ASSERT_TRUE(d.bias.has_value());
@@ -95,7 +59,9 @@ TEST(DeployLinear, EveryTagValidatesAndDequantizesToTheFakeQuantizedWeight) {
       ASSERT_EQ(deq.scalar_type(), dtype);
       EXPECT_TRUE(at::equal(deq, fake))
           << "max diff " << (deq.to(at::kDouble) - fake.to(at::kDouble)).abs().max().item<double>();
-      if (c.tag == DeployedTag::Float) EXPECT_TRUE(at::equal(deq, weight));
+      if (c.tag == DeployedTag::Float) {
+        EXPECT_TRUE(at::equal(deq, weight));
+      }
     }
   }
 }

@@ -3,6 +3,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
+#include "slim/quant/deployed_forms.h"
 #include "support/expect_error.h"
 
 namespace slim::quant {
@@ -81,6 +85,87 @@ TEST(QuantScheme, ModelTypePriorityFollowsSection78) {
         << tag_name(order[i]) << " vs " << tag_name(order[i + 1]);
   }
   EXPECT_FALSE(model_type_priority(DeployedTag::W4A8Dynamic).has_value());
+}
+
+// ------------------------------------------------------------------ the deployed-form table
+
+TEST(DeployedForms, RowsAreConsistent) {
+  std::set<std::string> names;
+  std::set<std::string> cli_names;
+  for (const DeployedFormSpec& spec : deployed_form_table()) {
+    SCOPED_TRACE(spec.name);
+    EXPECT_EQ(&deployed_form_spec(spec.tag), &spec);
+    EXPECT_STREQ(tag_name(spec.tag), spec.name);
+    EXPECT_TRUE(names.insert(spec.name).second);
+    if (*spec.cli_name != '\0') {
+      EXPECT_TRUE(cli_names.insert(spec.cli_name).second);
+      EXPECT_EQ(find_form_by_cli_name(spec.cli_name), &spec);
+    }
+    EXPECT_EQ(model_type_priority(spec.tag).value_or(kNoModelTypePriority),
+              spec.model_type_priority);
+    // Static activations are exactly the int8 per-tensor and pd_mix pairings.
+    EXPECT_EQ(spec.activations == Activations::Static,
+              spec.act.dtype == QDtype::Int8 &&
+                  (spec.act.scope == QScope::PerTensor || spec.act.scope == QScope::PdMix));
+    EXPECT_EQ(spec.activations == Activations::None, spec.act.dtype == QDtype::Float);
+  }
+  EXPECT_EQ(names.size(), deployed_form_table().size());
+  EXPECT_EQ(find_form_by_cli_name(""), nullptr);
+  EXPECT_EQ(find_form_by_cli_name("w3a16"), nullptr);
+  // The scheme names `slim convert` has always taken.
+  for (const char* name : {"w8a16", "w4a16", "wfp8", "mxfp8", "mxfp4"})
+    EXPECT_NE(find_form_by_cli_name(name), nullptr) << name;
+  EXPECT_EQ(find_form_by_cli_name("w4a16")->default_group_size, 128);
+}
+
+TEST(DeployedForms, EveryFormOfARowExistsAndSelectsItsTag) {
+  size_t count = 0;
+  for (int64_t group_size : {32, 128}) {
+    for (const DeployedFormSpec& spec : deployed_form_table()) {
+      for (const DeployedForm& form : forms_of(spec, group_size)) {
+        SCOPED_TRACE(form.to_string());
+        ++count;
+        EXPECT_EQ(form.tag, spec.tag);
+        EXPECT_NO_THROW(check_form(form));
+        EXPECT_TRUE(spec.act.accepts(form.act));
+        EXPECT_TRUE(spec.weight.accepts(form.weight));
+        // W16A16S shares FLOAT's pairing; its pruning algorithm sets the tag.
+        EXPECT_EQ(select_deployed_tag(form.act, form.weight),
+                  spec.selected_by_schemes ? spec.tag : DeployedTag::Float);
+      }
+    }
+  }
+  // Variants: W8A16, W4A16, W4A4_DYNAMIC 4 each; W8A8 2 (activation symmetry); W8A8_DYNAMIC 3;
+  // every other row 1.
+  EXPECT_EQ(every_form(32).size(), 4u * 3 + 2 + 3 + 8);
+  EXPECT_EQ(count, 2 * every_form(32).size());
+}
+
+TEST(DeployedForms, MakeFormBuildsTheConcreteVariant) {
+  const DeployedFormSpec& w8a16 = deployed_form_spec(DeployedTag::W8A16);
+  EXPECT_EQ(make_form(w8a16).weight, scheme(QDtype::Int8, QScope::PerChannel));
+  EXPECT_EQ(make_form(w8a16, 64, true).weight, scheme(QDtype::Int8, QScope::PerGroup, false, 64));
+  EXPECT_EQ(make_form(deployed_form_spec(DeployedTag::W8A8Mix)).act,
+            scheme(QDtype::Int8, QScope::PdMix, false));
+  EXPECT_EQ(make_form(deployed_form_spec(DeployedTag::W4A8MxFp)).act,
+            scheme(QDtype::MxFp8, QScope::PerBlock, true, 32));
+  EXPECT_ERROR_WITH(make_form(deployed_form_spec(DeployedTag::W4A8Dynamic), 32), "W4A8_DYNAMIC",
+                    "no per_group form");
+  EXPECT_ERROR_WITH(make_form(deployed_form_spec(DeployedTag::W8A8Dynamic), 0, true),
+                    "W8A8_DYNAMIC", "per_channel weights are sym only");
+  EXPECT_NO_THROW(make_form(deployed_form_spec(DeployedTag::W8A8Dynamic), 32, true));
+}
+
+TEST(DeployedForms, CheckFormNamesTheTagsPairing) {
+  DeployedForm form{DeployedTag::W4A8Dynamic, scheme(QDtype::Int8, QScope::PerToken),
+                    scheme(QDtype::Int4, QScope::PerGroup, true, 64)};
+  EXPECT_ERROR_WITH(check_form(form), "no deployed form W4A8_DYNAMIC", "int4 per_group(64) sym",
+                    "W4A8_DYNAMIC takes",
+                    "int8 per_token sym + int4 per_channel sym -> W4A8_DYNAMIC");
+  form.weight = scheme(QDtype::Int4, QScope::PerChannel, true, 64);
+  EXPECT_ERROR_WITH(check_form(form), "group size applies to per_group and MX schemes", "64");
+  EXPECT_EQ(form.to_string(),
+            "W4A8_DYNAMIC (activations int8 per_token sym, weights int4 per_channel(64) sym)");
 }
 
 TEST(QuantScheme, SelectsEveryPairOfSection26) {

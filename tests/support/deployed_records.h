@@ -1,5 +1,6 @@
-// Deployed-linear records for the format tests: schemes by tag, and random records whose fields
-// satisfy DeployedLinear::validate (integer codes, positive scales, grid values for fp8 / MX).
+// Deployed-linear records for the format tests: forms by tag (from the deployed-form table), and
+// random records of a form whose fields satisfy DeployedLinear::validate (integer codes, positive
+// scales, grid values for fp8 / MX).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -8,9 +9,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "slim/core/error.h"
+#include "slim/quant/deployed_forms.h"
+#include "slim/quant/numerics.h"
 #include "slim/quant/scheme.h"
 
 namespace slim::testing {
@@ -25,53 +30,66 @@ inline quant::QScheme qscheme(quant::QDtype dtype, quant::QScope scope, bool sym
   return out;
 }
 
-// Activation and weight schemes of a tag (§2.6). `group_size` > 0 makes integer weights per
-// group; `asym` makes them (or W8A8's activations) asymmetric where the tag allows it.
+// The form of a tag from the deployed-form table: integer weights per group with `group_size`
+// where the tag has a per-group form; `asym` makes the weights asymmetric where the form allows
+// it, else W8A8's activations.
+inline quant::DeployedForm form_for(quant::DeployedTag tag, int64_t group_size = 0,
+                                    bool asym = false) {
+  const quant::DeployedFormSpec& spec = quant::deployed_form_spec(tag);
+  const int64_t group = spec.weight.per_group == quant::Symmetry::None ? 0 : group_size;
+  try {
+    return quant::make_form(spec, group, asym);
+  } catch (const Error&) {  // no asymmetric weights: the activations, if the tag allows
+    quant::DeployedForm form = quant::make_form(spec, group, false);
+    if (spec.act.symmetry == quant::Symmetry::Either) form.act.symmetric = false;
+    return form;
+  }
+}
+
+// Every form of the table that a scheme pair selects (so deploy_linear can produce it): all but
+// W16A16S, whose pruning algorithm sets the tag; FLOAT too when `with_float`.
+inline std::vector<quant::DeployedForm> selectable_forms(int64_t group_size, bool with_float) {
+  std::vector<quant::DeployedForm> out;
+  for (const quant::DeployedForm& form : quant::every_form(group_size)) {
+    if (!quant::deployed_form_spec(form.tag).selected_by_schemes) continue;
+    if (form.tag == quant::DeployedTag::Float && !with_float) continue;
+    out.push_back(form);
+  }
+  return out;
+}
+
+// The forms of `forms` that a saver's check() accepts.
+template <typename Saver>
+std::vector<quant::DeployedForm> held_forms(const Saver& saver,
+                                            const std::vector<quant::DeployedForm>& forms) {
+  std::vector<quant::DeployedForm> out;
+  for (const quant::DeployedForm& form : forms) {
+    try {
+      saver.check(form);
+    } catch (const Error&) {
+      continue;
+    }
+    out.push_back(form);
+  }
+  return out;
+}
+
+// Per-tensor activation parameters for a static-activation form (scale 0.0234375, offset -5 when
+// asymmetric); nullopt for the other forms.
+inline std::optional<quant::QParams> fixed_act_params(const quant::DeployedForm& form) {
+  if (quant::deployed_form_spec(form.tag).activations != quant::Activations::Static) {
+    return std::nullopt;
+  }
+  return quant::QParams{form.act, at::tensor({0.0234375f}),
+                        at::tensor({form.act.symmetric ? 0.0f : -5.0f})};
+}
+
+// Activation and weight schemes of form_for(tag, group_size, asym).
 inline std::pair<quant::QScheme, quant::QScheme> schemes_for(quant::DeployedTag tag,
                                                              int64_t group_size = 0,
                                                              bool asym = false) {
-  using quant::DeployedTag;
-  using quant::QDtype;
-  using quant::QScope;
-  const auto int_weight = [&](QDtype dtype) {
-    return group_size > 0 ? qscheme(dtype, QScope::PerGroup, !asym, group_size)
-                          : qscheme(dtype, QScope::PerChannel, !asym);
-  };
-  const quant::QScheme none = qscheme(QDtype::Float, QScope::PerTensor);
-  switch (tag) {
-    case DeployedTag::Float:
-    case DeployedTag::W16A16S:
-      return {none, none};
-    case DeployedTag::W8A8:
-      return {qscheme(QDtype::Int8, QScope::PerTensor, !asym),
-              qscheme(QDtype::Int8, QScope::PerChannel)};
-    case DeployedTag::W8A8Mix:
-      return {qscheme(QDtype::Int8, QScope::PdMix, false),
-              qscheme(QDtype::Int8, QScope::PerChannel)};
-    case DeployedTag::W8A8Dynamic:
-      return {qscheme(QDtype::Int8, QScope::PerToken), int_weight(QDtype::Int8)};
-    case DeployedTag::W8A16:
-      return {none, int_weight(QDtype::Int8)};
-    case DeployedTag::W4A16:
-      return {none, int_weight(QDtype::Int4)};
-    case DeployedTag::W4A8Dynamic:
-      return {qscheme(QDtype::Int8, QScope::PerToken), qscheme(QDtype::Int4, QScope::PerChannel)};
-    case DeployedTag::W4A4Dynamic:
-      return {qscheme(QDtype::Int4, QScope::PerToken), int_weight(QDtype::Int4)};
-    case DeployedTag::WFp8AFp8Dynamic:
-      return {qscheme(QDtype::Fp8E4M3, QScope::PerToken),
-              qscheme(QDtype::Fp8E4M3, QScope::PerChannel)};
-    case DeployedTag::W8A8MxFp8:
-      return {qscheme(QDtype::MxFp8, QScope::PerBlock, true, 32),
-              qscheme(QDtype::MxFp8, QScope::PerBlock, true, 32)};
-    case DeployedTag::W4A8MxFp:
-      return {qscheme(QDtype::MxFp8, QScope::PerBlock, true, 32),
-              qscheme(QDtype::MxFp4, QScope::PerBlock, true, 32)};
-    case DeployedTag::W4A4MxFp4:
-      return {qscheme(QDtype::MxFp4, QScope::PerBlock, true, 32),
-              qscheme(QDtype::MxFp4, QScope::PerBlock, true, 32)};
-  }
-  return {none, none};
+  const quant::DeployedForm form = form_for(tag, group_size, asym);
+  return {form.act, form.weight};
 }
 
 // Every finite E4M3 value (bytes 0..255 except the two NaNs), as fp32.
@@ -100,7 +118,9 @@ struct RandomLinearOptions {
   uint64_t seed = 1;
 };
 
-inline quant::DeployedLinear random_linear(quant::DeployedTag tag, const std::string& name,
+// A valid record of `form`, values drawn from `options.seed` (options.group_size and asym are
+// the form's own).
+inline quant::DeployedLinear random_linear(const quant::DeployedForm& form, const std::string& name,
                                            const RandomLinearOptions& options = {}) {
   using quant::DeployedTag;
   using quant::QDtype;
@@ -109,8 +129,9 @@ inline quant::DeployedLinear random_linear(quant::DeployedTag tag, const std::st
   const int64_t in = options.in;
   quant::DeployedLinear linear;
   linear.name = name;
-  linear.tag = tag;
-  std::tie(linear.act, linear.weight) = schemes_for(tag, options.group_size, options.asym);
+  linear.tag = form.tag;
+  linear.act = form.act;
+  linear.weight = form.weight;
   linear.model_dtype = options.model_dtype;
   const auto uniform = [&](at::IntArrayRef shape, double lo, double hi) {
     return at::empty(shape, at::kFloat).uniform_(lo, hi, gen);
@@ -129,7 +150,8 @@ inline quant::DeployedLinear random_linear(quant::DeployedTag tag, const std::st
     case QDtype::Int8:
     case QDtype::Int4: {
       const int64_t bound = linear.weight.dtype == QDtype::Int8 ? 127 : 7;
-      const int64_t columns = options.group_size > 0 ? in / options.group_size : 1;
+      const int64_t columns =
+          linear.weight.scope == quant::QScope::PerGroup ? in / linear.weight.group_size : 1;
       linear.weight_codes = integers({out, in}, -bound - 1, bound).to(at::kChar);
       linear.weight_scale = uniform({out, columns}, 1e-3, 0.1);
       linear.weight_offset = linear.weight.symmetric
@@ -158,7 +180,7 @@ inline quant::DeployedLinear random_linear(quant::DeployedTag tag, const std::st
       break;
     }
   }
-  if (tag == DeployedTag::W8A8 || tag == DeployedTag::W8A8Mix) {
+  if (quant::deployed_form_spec(form.tag).activations == quant::Activations::Static) {
     linear.input_scale = uniform({1}, 1e-3, 0.1);
     // Asymmetric: a non-zero zero-point (a zero one reads back as symmetric).
     linear.input_offset =
@@ -166,6 +188,12 @@ inline quant::DeployedLinear random_linear(quant::DeployedTag tag, const std::st
   }
   if (options.bias) linear.bias = uniform({out}, -1, 1).to(options.bias_dtype);
   return linear;
+}
+
+// A valid record of form_for(tag, options.group_size, options.asym).
+inline quant::DeployedLinear random_linear(quant::DeployedTag tag, const std::string& name,
+                                           const RandomLinearOptions& options = {}) {
+  return random_linear(form_for(tag, options.group_size, options.asym), name, options);
 }
 
 // (codes - offset) * scale (or codes * 2^e for MX), in fp32: the weight the record deploys.

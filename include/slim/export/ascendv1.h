@@ -57,8 +57,9 @@ struct AscendV1Tensor {
 };
 
 // The tensors a deployed linear becomes (§7.4 - §7.6), in the order msModelSlim writes them.
-// Validates the record first (DeployedLinear::validate) and checks what the format needs beyond
-// it (E4M3 / E2M1 grid values, integral zero-points, ...); errors name the linear and tensor.
+// Validates the record first (DeployedLinear::validate), refuses the forms AscendV1Saver::check
+// refuses, and checks what the format needs beyond them (E4M3 / E2M1 grid values, even dims to
+// pack, ...); errors name the linear and tensor.
 std::vector<AscendV1Tensor> ascendv1_tensors(const quant::DeployedLinear& linear);
 
 class AscendV1Saver : public QuantizedModelSaver {
@@ -69,22 +70,27 @@ class AscendV1Saver : public QuantizedModelSaver {
   AscendV1Saver(const AscendV1Saver&) = delete;
   AscendV1Saver& operator=(const AscendV1Saver&) = delete;
 
+  // Every form of the deployed-form table except W8A8_DYNAMIC with asymmetric weights (the
+  // format stores its offsets as zeros, spec §13.12).
+  void check(const quant::DeployedForm& form) const override;
   // A linear in its deployed form. FLOAT and W16A16S linears write `P.weight` (and `P.bias`) as
   // given; every tag updates model_quant_type by the §7.8 priority.
   void add_linear(const quant::DeployedLinear& linear) override;
-  // A tensor written as-is with tag FLOAT (any parameter outside a quantized linear).
+  // `module.weight` and `module.bias` tagged FLOAT (a FLOAT linear record).
+  void add_float_linear(const std::string& module, const at::Tensor& weight,
+                        const std::optional<at::Tensor>& bias) override;
+  // A tensor written as-is with tag FLOAT (any parameter outside a linear).
   void add_float(const std::string& name, const at::Tensor& tensor) override;
-  // A tensor with another tag: "C8" (KV cache scale/offset: also sets kv_cache_type and
-  // kv_quant_type to "C8"), "FAQuant" (FA3 per-head scale/offset: also sets fa_quant_type to
-  // "FAKQuant"), or "FLOAT". Other tags are refused.
-  void add_tagged(const std::string& name, const at::Tensor& tensor, const std::string& tag);
+  // "C8" (KV cache scale/offset: also sets kv_cache_type and kv_quant_type to "C8") or "FAQuant"
+  // (FA3 per-head scale/offset: also sets fa_quant_type to "FAKQuant"); other tags are refused.
+  void add_extra(const std::string& name, const at::Tensor& tensor,
+                 const std::string& tag) override;
   // A description entry that is not a tensor, e.g. "<attn>.quant_type" (§7.7).
   void add_description(const std::string& key, const std::string& value);
 
   // Writes the shards and index, quant_model_description.json, the copied model files and the
   // extra files, then moves the directory into place. Returns the file names written (sorted).
   std::vector<std::string> finish() override;
-  bool supports(quant::DeployedTag tag) const override;
   bool writes_tied_weights_twice() const override;
 
  private:

@@ -2,11 +2,12 @@
 // quantization method and by transformers), written and read back. The schema followed is that of
 // compressed-tensors 0.20.0; docs/formats.md ("compressed-tensors") lists every tensor and key.
 //
-// Deployed forms written: W8A8 (static per-tensor int8 activations, "int-quantized"),
-// W8A8_DYNAMIC (per-token int8 activations, per-channel weights, "int-quantized"), W8A16 and
-// W4A16 (weight-only int8 / int4 per channel or group, "pack-quantized" into int32),
-// WFP8AFP8_DYNAMIC (fp8 e4m3 per-channel weights, per-token fp8 activations, "float-quantized"),
-// and FLOAT linears (unquantized, listed in `ignore`). Other tags are refused with that list.
+// Deployed forms written (CompressedTensorsSaver::check is the truth): W8A8 (static per-tensor
+// int8 activations, "int-quantized"), W8A8_DYNAMIC (per-token int8 activations, per-channel
+// weights, "int-quantized"), W8A16 and W4A16 (weight-only int8 / int4 per channel or group,
+// "pack-quantized" into int32), WFP8AFP8_DYNAMIC (fp8 e4m3 per-channel weights, per-token fp8
+// activations, "float-quantized"), and FLOAT linears (unquantized, listed in `ignore`). Other
+// forms, and KV-cache / FA3 extras, are refused naming what the format holds.
 //
 // Saving streams tensor by tensor (memory near one layer); output appears atomically
 // (AtomicOutputDir).
@@ -42,8 +43,9 @@ struct CompressedTensorsSaveOptions {
   // and writes a config.json holding only quantization_config.
   std::string model_path;
   // More `ignore` entries (module names or "re:" regexes) for unquantized Linear modules that
-  // the saver cannot see: it already lists FLOAT linears, "lm_head", and the modules of 2-D
-  // `*.weight` float tensors (except embeddings).
+  // the saver is not given: it already lists float linears (add_float_linear, FLOAT records) and
+  // the model's lm_head unless it was quantized (a tied lm_head is not stored, yet transformers
+  // builds it as a Linear module).
   std::vector<std::string> ignore;
   std::vector<std::pair<std::string, std::string>> extra_files;  // (relative name, contents)
 };
@@ -57,7 +59,8 @@ struct CompressedTensorsTensor {
 
 // The tensors a deployed linear becomes, and its scheme as a config group
 // ({"targets", "weights", "input_activations", "output_activations", "format"}; targets left
-// empty). Validates the record; errors name the linear.
+// empty). Validate the record and refuse the forms CompressedTensorsSaver::check refuses; errors
+// name the linear.
 std::vector<CompressedTensorsTensor> compressed_tensors_tensors(
     const quant::DeployedLinear& linear);
 nlohmann::json compressed_tensors_scheme(const quant::DeployedLinear& linear);
@@ -69,12 +72,21 @@ class CompressedTensorsSaver : public QuantizedModelSaver {
   CompressedTensorsSaver(const CompressedTensorsSaver&) = delete;
   CompressedTensorsSaver& operator=(const CompressedTensorsSaver&) = delete;
 
+  // W8A8, W8A8_DYNAMIC with per-channel weights, W8A16, W4A16, WFP8AFP8_DYNAMIC and FLOAT.
+  void check(const quant::DeployedForm& form) const override;
   void add_linear(const quant::DeployedLinear& linear) override;
+  // `module.weight` / `module.bias` as given, `module` listed in `ignore`.
+  void add_float_linear(const std::string& module, const at::Tensor& weight,
+                        const std::optional<at::Tensor>& bias) override;
+  // Written as-is; never listed in `ignore` (linears go through add_float_linear).
   void add_float(const std::string& name, const at::Tensor& tensor) override;
+  // Refused: msModelSlim's per-channel C8 scales/offsets and FA3 scales have no equivalent in the
+  // schema's kv_cache_scheme (per-tensor or per-head scales, no zero-points).
+  void add_extra(const std::string& name, const at::Tensor& tensor,
+                 const std::string& tag) override;
   // Writes the shards (model.safetensors or model-0000i-of-0000N.safetensors + index), config.json
   // with quantization_config, the copied and extra files; returns the file names (sorted).
   std::vector<std::string> finish() override;
-  bool supports(quant::DeployedTag tag) const override;
   bool writes_tied_weights_twice() const override;
   // The quantization_config that finish() writes (for inspection and tests).
   nlohmann::json quantization_config() const;

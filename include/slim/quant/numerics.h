@@ -64,7 +64,6 @@ at::Tensor e4m3_from_bytes(const at::Tensor& bytes);
 
 // ------------------------------------------------------------------ MX formats (§4.4)
 
-constexpr int64_t kMxBlock = 32;
 // Shared exponents e (int32) from per-block amax: MXFP8 e = floor(log2(amax)) − 8 (amax = 0 uses
 // 2^-126), clamped below at −127; MXFP4 e = floor(log2(amax / 0.875 + 9.6e−7)) − 2, clipped to
 // [−129, 125]. floor(log2(·)) is evaluated exactly (docs/quantization.md).
@@ -98,7 +97,8 @@ at::Tensor unpack_e2m1(const at::Tensor& packed);  // fp32 [O, 2·(I/2)]
 // ------------------------------------------------------------------ deployed linears
 
 // Quantizes `weight` [O, I] (min/max, round to nearest) with `weight_scheme` and builds the
-// record of the tag select_deployed_tag(act, weight_scheme) picks. Static activations (W8A8,
+// record of the tag select_deployed_tag(act, weight_scheme) picks, through make_deployed_linear
+// (scheme.h), as any algorithm that computes its own codes does. Static activations (W8A8,
 // W8A8_MIX) need `act_params` (per-tensor scale/offset from an activation observer); dynamic and
 // weight-only tags take none. `bias` is kept as given. Errors name `name`.
 DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,

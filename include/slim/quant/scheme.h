@@ -33,6 +33,14 @@ const char* qscope_name(QScope scope);
 QDtype parse_qdtype(const std::string& name);
 QScope parse_qscope(const std::string& name);
 
+inline bool is_integer(QDtype dtype) {
+  return dtype == QDtype::Int8 || dtype == QDtype::Int4;
+}
+inline bool is_mx(QDtype dtype) {
+  return dtype == QDtype::MxFp8 || dtype == QDtype::MxFp4;
+}
+constexpr int64_t kMxBlock = 32;  // MX elements per shared exponent (spec §4.4)
+
 struct QScheme {
   QDtype dtype = QDtype::Float;
   QScope scope = QScope::PerTensor;
@@ -46,6 +54,8 @@ struct QScheme {
 };
 
 // Description tags of spec §2.6 / §7.3 (W4A16 is Slim's: int4 weight-only, see docs/formats.md).
+// Every tag is one row of the deployed-form table (deployed_forms.h), which gives its names,
+// scheme pairing and model_quant_type priority.
 enum class DeployedTag {
   Float,
   W16A16S,
@@ -63,12 +73,26 @@ enum class DeployedTag {
 };
 const char* tag_name(DeployedTag tag);  // the JSON spelling: "W8A8_DYNAMIC", "FLOAT", ...
 // §7.8: the priority of a tag for `model_quant_type` (higher wins); nullopt for tags that never
-// become the model type (W4A8_DYNAMIC, and W4A16, which V1 does not know).
+// become the model type (W4A8_DYNAMIC). Slim's W4A16 ranks just above W8A16.
 std::optional<int> model_type_priority(DeployedTag tag);
 
 // §2.6: the deployed form of a linear quantized with activation scheme `act` and weight scheme
 // `weight`. Any other pair is an error listing every valid pair.
 DeployedTag select_deployed_tag(const QScheme& act, const QScheme& weight);
+
+// What a linear deploys as, without its tensors: the tag and the two schemes (which carry the
+// group size and the symmetry). Savers say up front which forms they hold (QuantizedModelSaver::
+// check); check_form (deployed_forms.h) says whether a form exists at all.
+struct DeployedForm {
+  DeployedTag tag = DeployedTag::Float;
+  QScheme act;
+  QScheme weight;
+
+  // "W8A8_DYNAMIC (activations int8 per_token sym, weights int8 per_group(128) asym)"
+  std::string to_string() const;
+  bool operator==(const DeployedForm& other) const;
+  bool operator!=(const DeployedForm& other) const { return !(*this == other); }
+};
 
 // One quantized linear as it will be deployed. Tensors are on the CPU.
 //
@@ -98,10 +122,28 @@ struct DeployedLinear {
   // (spec §7.5) and the precision of its arithmetic.
   at::ScalarType model_dtype = at::kBFloat16;
 
+  DeployedForm form() const { return {tag, act, weight}; }
   int64_t out_features() const { return weight_codes.size(0); }
   int64_t in_features() const { return weight_codes.size(1); }
   // Checks shapes and dtypes against the tag; throws naming `name` and the offending tensor.
   void validate() const;
 };
+
+// The record of codes and scales an algorithm computed itself (min/max, GPTQ, AWQ, SSZ, ...), in
+// the layout above, validated. Tensors may be on any device and in any dtype that holds their
+// values exactly: they are moved to the CPU and converted (integer codes to int8 from any integral
+// or integral-valued floating tensor, scales and offsets to fp32, MX exponents to int32, fp8 and
+// MX element values to fp32; the weight of a FLOAT / W16A16S form keeps its floating dtype).
+// Undefined tensors are absent: `offset` may be when the weights are symmetric (zeros are
+// stored), and must be for MX and float forms; `scale` must be for float forms; `input_scale`
+// (one element, > 0) is required by static-activation forms (W8A8, W8A8_MIX) and refused by the
+// others, `input_offset` likewise (zeros when the activations are symmetric and it is absent).
+// `bias` keeps its dtype. Errors name `name` and the tensor: a wrong shape, a dtype that cannot
+// hold the values, non-integral or out-of-range codes, a form that does not exist.
+DeployedLinear make_deployed_linear(const std::string& name, const DeployedForm& form,
+                                    const at::Tensor& codes, const at::Tensor& scale,
+                                    const at::Tensor& offset, const std::optional<at::Tensor>& bias,
+                                    const at::Tensor& input_scale, const at::Tensor& input_offset,
+                                    at::ScalarType model_dtype);
 
 }  // namespace slim::quant
