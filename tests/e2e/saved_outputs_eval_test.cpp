@@ -17,7 +17,9 @@
 #include "slim/model/random_model.h"
 #include "slim/model/roles.h"
 #include "slim/model/tensor_layout.h"
+#include "slim/core/error.h"
 #include "slim/pipeline/data_free_convert.h"
+#include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
 #include "support/temp_dir.h"
 
@@ -27,24 +29,33 @@ using namespace slim;
 using slim::testing::TempDir;
 
 struct SchemeCase {
-  const char* scheme;
-  const char* format;
-  quant::QScheme weight;
+  std::string scheme;  // slim convert --scheme
+  std::string format;
+  int64_t group_size;  // --group_size (0: the scheme's per-channel form)
+  quant::DeployedForm form;
 };
 
-const std::vector<SchemeCase>& scheme_cases() {
-  using quant::QDtype;
-  using quant::QScope;
-  static const std::vector<SchemeCase> cases = {
-      {"w8a16", "ascendv1", {QDtype::Int8, QScope::PerChannel, true, 0}},
-      {"w4a16", "ascendv1", {QDtype::Int4, QScope::PerGroup, true, 32}},
-      {"wfp8", "ascendv1", {QDtype::Fp8E4M3, QScope::PerChannel, true, 0}},
-      {"mxfp8", "ascendv1", {QDtype::MxFp8, QScope::PerBlock, true, 32}},
-      {"mxfp4", "ascendv1", {QDtype::MxFp4, QScope::PerBlock, true, 32}},
-      {"w8a16", "compressed-tensors", {QDtype::Int8, QScope::PerChannel, true, 0}},
-      {"w4a16", "compressed-tensors", {QDtype::Int4, QScope::PerGroup, true, 32}},
-      {"wfp8", "compressed-tensors", {QDtype::Fp8E4M3, QScope::PerChannel, true, 0}},
-  };
+// Every scheme of the deployed-form table that data-free conversion writes (weight-only and
+// dynamic-activation forms), into every format whose saver holds it.
+std::vector<SchemeCase> scheme_cases(const TempDir& dir) {
+  std::vector<SchemeCase> cases;
+  for (const auto& spec : quant::deployed_form_table()) {
+    if (std::string(spec.cli_name).empty() || spec.activations == quant::Activations::Static ||
+        !spec.selected_by_schemes || spec.weight.dtype == quant::QDtype::Float)
+      continue;  // not a min/max quantization of the weights
+    const int64_t group = spec.default_group_size > 0 ? 32 : 0;  // divides every input dim
+    const quant::DeployedForm form = quant::make_form(spec, group);
+    for (const char* format : {"ascendv1", "compressed-tensors"}) {
+      exporter::QuantizedSaveOptions probe;
+      probe.save_path = dir.file(std::string("probe-") + format);
+      try {
+        exporter::make_quantized_saver(format, probe)->check(form);
+      } catch (const Error&) {
+        continue;  // the format cannot hold it (refused up front, tested with the savers)
+      }
+      cases.push_back({spec.cli_name, format, group, form});
+    }
+  }
   return cases;
 }
 
@@ -85,30 +96,22 @@ double relative(double a, double b) {
   return std::abs(a - b) / std::abs(b);
 }
 
-// What wfp8 / mxfp8 / mxfp4 deploy also quantizes the activations at run time (WFP8AFP8_DYNAMIC:
-// FP8 per token; W8A8_MXFP8 / W4A4_MXFP4: MX blocks): the in-memory model does the same in fake
-// quantization, with the numerics kernels.
+// Forms with dynamic activations also quantize them at run time (per token, MX blocks): the
+// in-memory model does the same in fake quantization, with the numerics kernels.
 struct FakeQuantDynamicInput : model::LinearHook {
-  quant::QScheme weight;
-  explicit FakeQuantDynamicInput(quant::QScheme w) : weight(w) {}
+  quant::QScheme act;
+  explicit FakeQuantDynamicInput(quant::QScheme a) : act(a) {}
   at::Tensor transform_input(const model::Linear& linear, const at::Tensor& x) override {
     // Routers stay float in the saved outputs.
     if (linear.role() == model::roles::kRouter || linear.role() == model::roles::kSharedRouter)
       return x;
-    if (weight.dtype == quant::QDtype::MxFp8 || weight.dtype == quant::QDtype::MxFp4)
-      return quant::mx_fake_quantize(linear.name(), x, weight.dtype);
+    if (quant::is_mx(act.dtype)) return quant::mx_fake_quantize(linear.name(), x, act.dtype);
     const at::Tensor rows = x.reshape({-1, x.size(-1)}).to(at::kFloat);
-    const quant::QScheme token{quant::QDtype::Fp8E4M3, quant::QScope::PerToken, true, 0};
     const auto params = quant::calculate_qparam(linear.name(), std::get<0>(rows.min(-1, true)),
-                                                std::get<0>(rows.max(-1, true)), token);
+                                                std::get<0>(rows.max(-1, true)), act);
     return quant::fake_quantize(linear.name(), rows, params).view(x.sizes()).to(x.scalar_type());
   }
 };
-
-bool quantizes_activations(const quant::QScheme& weight) {
-  return weight.dtype == quant::QDtype::Fp8E4M3 || weight.dtype == quant::QDtype::MxFp8 ||
-         weight.dtype == quant::QDtype::MxFp4;
-}
 
 // Perplexity with `hook` on every linear of every layer (none: plain).
 double perplexity_with(const model::CausalLM& model, const std::vector<std::vector<int64_t>>& all,
@@ -141,7 +144,7 @@ TEST(SavedOutputs, DataFreeOutputsScoreAsTheirFakeQuantizedWeights) {
     const std::string source = write_model(dir, family->traits.name);
     const auto float_model = model::CausalLM::open(source);
     const double float_ppl = eval::perplexity(*float_model, all).perplexity;
-    for (const SchemeCase& c : scheme_cases()) {
+    for (const SchemeCase& c : scheme_cases(dir)) {
       SCOPED_TRACE(std::string(family->traits.name) + " " + c.scheme + " " + c.format);
       const std::string out = dir.file(std::string(c.scheme) + "-" + c.format);
       pipeline::DataFreeConvertOptions options;
@@ -149,21 +152,36 @@ TEST(SavedOutputs, DataFreeOutputsScoreAsTheirFakeQuantizedWeights) {
       options.save_path = out;
       options.format = c.format;
       options.scheme = c.scheme;
-      if (c.weight.scope == quant::QScope::PerGroup) options.group_size = c.weight.group_size;
+      options.group_size = c.group_size;
       pipeline::data_free_convert(options);
 
       auto tensors = load_all(source);
       const auto config = float_model->config();
       for (const auto& expected : model::expected_tensors(config)) {
         if (expected.role != model::TensorRole::Linear || !expected.spec->quantizable) continue;
-        tensors[expected.name] =
-            quant::fake_quantize_weight(expected.name, tensors[expected.name], c.weight);
+        // The fake-quantized weight, held exactly: (codes - offset) * scale in fp64 (an int8
+        // code times an fp32 scale needs up to 32 bits; its fp32 rounding is what
+        // fake_quantize_weight returns, checked equal here).
+        const at::Tensor exact = quant::dequantize_weight(
+            quant::deploy_linear(expected.module, tensors[expected.name], std::nullopt,
+                                 c.form.act, c.form.weight, std::nullopt, at::kFloat),
+            at::kDouble);
+        ASSERT_TRUE(at::equal(
+            exact.to(at::kFloat),
+            quant::fake_quantize_weight(expected.name, tensors[expected.name], c.form.weight)))
+            << expected.name;
+        tensors[expected.name] = exact;
       }
-      const auto in_memory = model::CausalLM::from_tensors(config, tensors);
-      const auto saved = model::CausalLM::open(out);
+      // fp64 compute on both sides: the engine kernel's products are exact in fp64 and the
+      // reference's then agree with them to ~1e-16, so the next layer's activation quantizers
+      // round the same values the same way (in fp32 a 1e-7 difference flips codes at near-ties
+      // and the two runs drift apart by 1e-4 in perplexity, which would hide real errors).
+      model::RuntimeOptions fp64;
+      fp64.compute_dtype = at::kDouble;
+      const auto in_memory = model::CausalLM::from_tensors(config, tensors, fp64);
+      const auto saved = model::CausalLM::open(out, fp64);
       std::shared_ptr<model::LinearHook> activations;
-      if (quantizes_activations(c.weight))
-        activations = std::make_shared<FakeQuantDynamicInput>(c.weight);
+      if (!c.form.act.is_float()) activations = std::make_shared<FakeQuantDynamicInput>(c.form.act);
       const double expected_ppl = perplexity_with(*in_memory, all, activations);
       const double saved_ppl = eval::perplexity(*saved, all).perplexity;
       EXPECT_LT(relative(saved_ppl, expected_ppl), 1e-6)
