@@ -27,7 +27,7 @@ namespace {
 // conversion, pruned ones a pruning algorithm).
 bool data_free(const quant::DeployedFormSpec& spec) {
   return *spec.cli_name != '\0' && spec.activations != quant::Activations::Static &&
-         !(spec.weight.dtype == quant::QDtype::Float);
+         spec.weight.dtype != quant::QDtype::Float;
 }
 
 std::string scheme_list() {
