@@ -375,8 +375,8 @@ GgufExportResult export_gguf(const GgufExportOptions& options) {
       plan[at->second].stacked.push_back(tensor.name);
       continue;
     }
-    PlannedTensor planned{tensor.name, {}, *name,
-                          tensor_type(*name, tensor.shape.size(), outtype), tensor.shape, 0};
+    PlannedTensor planned{tensor.name,  {}, *name, tensor_type(*name, tensor.shape.size(), outtype),
+                          tensor.shape, 0};
     if (arch->permute_qk && tensor.spec != nullptr) {
       if (tensor.spec->role == std::string(model::roles::kQ))
         planned.permute_heads = config.num_attention_heads;

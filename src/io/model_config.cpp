@@ -155,8 +155,8 @@ MoeConfig parse_moe(const json& object, const ConfigReader& reader, const ModelC
     SLIM_CHECK(moe.shared_expert_intermediate_size >= 0,
                reader.where(traits.shared_intermediate_key), " must not be negative");
   }
-  moe.norm_top_k = traits.top_k_norm == model::TopKNorm::Always ||
-                   reader.boolean("norm_topk_prob", false);
+  moe.norm_top_k =
+      traits.top_k_norm == model::TopKNorm::Always || reader.boolean("norm_topk_prob", false);
   if (traits.sparse_step_keys) {
     moe.decoder_sparse_step = reader.positive_int("decoder_sparse_step", 1);
     if (reader.has("mlp_only_layers")) {
@@ -201,9 +201,15 @@ bool ModelConfig::has_qkv_bias() const {
   return (traits->qkv_bias_always && qkv_bias) || (attention_bias && traits->attention_bias_key);
 }
 
-bool ModelConfig::has_o_bias() const { return attention_bias && traits->attention_bias_key; }
-bool ModelConfig::has_mlp_bias() const { return mlp_bias && traits->mlp_bias_key; }
-bool ModelConfig::has_qk_norm() const { return traits->qk_norm; }
+bool ModelConfig::has_o_bias() const {
+  return attention_bias && traits->attention_bias_key;
+}
+bool ModelConfig::has_mlp_bias() const {
+  return mlp_bias && traits->mlp_bias_key;
+}
+bool ModelConfig::has_qk_norm() const {
+  return traits->qk_norm;
+}
 
 bool ModelConfig::is_moe_layer(int64_t layer) const {
   if (!moe) return false;

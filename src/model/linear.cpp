@@ -39,8 +39,7 @@ Linear::Linear(std::string name, int64_t out_features, int64_t in_features,
 }
 
 void Linear::set_weight(at::Tensor weight) {
-  SLIM_CHECK(weight.dim() == 2 && weight.size(0) == out_features_ &&
-                 weight.size(1) == in_features_,
+  SLIM_CHECK(weight.dim() == 2 && weight.size(0) == out_features_ && weight.size(1) == in_features_,
              name_, ": new weight shape ", weight.sizes(), " differs from [", out_features_, ", ",
              in_features_, "]");
   weight_ = std::move(weight);

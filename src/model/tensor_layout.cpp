@@ -11,8 +11,13 @@ std::vector<ExpectedTensor> expected_layer_tensors(const io::ModelConfig& config
     tensors.push_back(
         {module.weight_name(), module.shape, role, layer, module.spec, module.expert, module.name});
     if (module.has_bias) {
-      tensors.push_back({module.bias_name(), {module.shape[0]}, TensorRole::Bias, layer,
-                         module.spec, module.expert, module.name});
+      tensors.push_back({module.bias_name(),
+                         {module.shape[0]},
+                         TensorRole::Bias,
+                         layer,
+                         module.spec,
+                         module.expert,
+                         module.name});
     }
   }
   return tensors;

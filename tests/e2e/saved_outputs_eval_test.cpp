@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "slim/core/error.h"
 #include "slim/eval/evaluate.h"
 #include "slim/export/quantized_saver.h"
 #include "slim/io/safetensors.h"
@@ -17,7 +18,6 @@
 #include "slim/model/random_model.h"
 #include "slim/model/roles.h"
 #include "slim/model/tensor_layout.h"
-#include "slim/core/error.h"
 #include "slim/pipeline/data_free_convert.h"
 #include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
@@ -163,8 +163,8 @@ TEST(SavedOutputs, DataFreeOutputsScoreAsTheirFakeQuantizedWeights) {
         // code times an fp32 scale needs up to 32 bits; its fp32 rounding is what
         // fake_quantize_weight returns, checked equal here).
         const at::Tensor exact = quant::dequantize_weight(
-            quant::deploy_linear(expected.module, tensors[expected.name], std::nullopt,
-                                 c.form.act, c.form.weight, std::nullopt, at::kFloat),
+            quant::deploy_linear(expected.module, tensors[expected.name], std::nullopt, c.form.act,
+                                 c.form.weight, std::nullopt, at::kFloat),
             at::kDouble);
         ASSERT_TRUE(at::equal(
             exact.to(at::kFloat),

@@ -9,8 +9,8 @@
 #include "slim/core/files.h"
 #include "slim/io/safetensors.h"
 #include "slim/model/causal_lm.h"
-#include "slim/model/roles.h"
 #include "slim/model/random_model.h"
+#include "slim/model/roles.h"
 #include "support/expect_error.h"
 #include "support/temp_dir.h"
 

@@ -43,8 +43,8 @@ class LinearHook {
 class Linear {
  public:
   Linear() = default;
-  Linear(std::string name, at::Tensor weight, std::optional<at::Tensor> bias,
-         std::string role = "", int64_t expert = -1);
+  Linear(std::string name, at::Tensor weight, std::optional<at::Tensor> bias, std::string role = "",
+         int64_t expert = -1);
   // A linear whose computation is stored elsewhere (a quantized record): no float weight.
   Linear(std::string name, int64_t out_features, int64_t in_features,
          std::shared_ptr<LinearHook> stored_computation, std::string role = "",

@@ -18,10 +18,10 @@ struct ExpectedTensor {
   std::string name;
   std::vector<int64_t> shape;
   TensorRole role;
-  int64_t layer = -1;               // decoder layer index, -1 for global tensors
-  const RoleSpec* spec = nullptr;   // the layer module's role (nullptr for global tensors)
-  int64_t expert = -1;              // routed expert index of an expert linear
-  std::string module;               // module path ("model.layers.0.mlp.up_proj"); "" for globals
+  int64_t layer = -1;              // decoder layer index, -1 for global tensors
+  const RoleSpec* spec = nullptr;  // the layer module's role (nullptr for global tensors)
+  int64_t expert = -1;             // routed expert index of an expert linear
+  std::string module;              // module path ("model.layers.0.mlp.up_proj"); "" for globals
 };
 
 // Every tensor the architecture reads, in checkpoint order (embedding, layers, norm, head).

@@ -49,7 +49,8 @@ class Tokenizer {
 };
 
 // `path` is a directory holding tokenizer.json (preferred) or tokenizer.model, one of those
-// files, or a .gguf file (its vocabulary rebuilt as slim/io/tokenizer/gguf_tokenizer.h does). tokenizer_config.json beside it, when present, supplies bos/eos tokens and add_bos_token /
+// files, or a .gguf file (its vocabulary rebuilt as slim/io/tokenizer/gguf_tokenizer.h does).
+// tokenizer_config.json beside it, when present, supplies bos/eos tokens and add_bos_token /
 // add_eos_token. Throws slim::Error naming the file and key on anything unsupported or malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
