@@ -44,8 +44,8 @@ at::Tensor batch_tensor(const std::vector<std::vector<int64_t>>& windows, size_t
 }
 
 // Log-probabilities [positions, vocab] (fp32) for hidden rows [positions, hidden].
-at::Tensor log_probs(const model::CausalLM& model, const at::Tensor& hidden_rows) {
-  return at::log_softmax(at::linear(hidden_rows, model.lm_head_weight()).to(at::kFloat), -1);
+at::Tensor log_probs(const at::Tensor& lm_head, const at::Tensor& hidden_rows) {
+  return at::log_softmax(at::linear(hidden_rows, lm_head).to(at::kFloat), -1);
 }
 
 void check_windows(const std::vector<std::vector<int64_t>>& windows) {
@@ -150,11 +150,13 @@ PerplexityResult perplexity(const model::CausalLM& model,
     const size_t end = std::min(windows.size(), begin + batch);
     const at::Tensor ids = batch_tensor(windows, begin, end);
     const at::Tensor hidden = final_hidden(model, ids, &progress);
+    // The head once per batch, after the last layer is gone (it is not kept between calls).
+    const at::Tensor head = model.lm_head_weight();
     const at::Tensor targets = ids.narrow(1, 1, seq - 1).to(hidden.device());
     for (int64_t b = 0; b < ids.size(0); ++b) {
       for (int64_t p = first_scored; p < seq - 1; p += kLogitChunk) {
         const int64_t n = std::min(kLogitChunk, seq - 1 - p);
-        const at::Tensor lp = log_probs(model, hidden[b].narrow(0, p, n));
+        const at::Tensor lp = log_probs(head, hidden[b].narrow(0, p, n));
         const at::Tensor picked = lp.gather(1, targets[b].narrow(0, p, n).unsqueeze(1));
         total_nll -= picked.to(at::kDouble).sum().item<double>();
         scored += n;
@@ -198,13 +200,15 @@ KldResult kl_divergence(const model::CausalLM& model, const model::CausalLM& ref
     const at::Tensor ids = batch_tensor(windows, begin, end);
     const at::Tensor hidden = final_hidden(model, ids, &progress);
     const at::Tensor reference_hidden = final_hidden(reference, ids, &progress).to(hidden.device());
+    const at::Tensor head = model.lm_head_weight();
+    const at::Tensor reference_head = reference.lm_head_weight();
     const at::Tensor targets = ids.narrow(1, 1, seq - 1).to(hidden.device());
     for (int64_t b = 0; b < ids.size(0); ++b) {
       for (int64_t p = first_scored; p < seq - 1; p += kLogitChunk) {
         const int64_t n = std::min(kLogitChunk, seq - 1 - p);
-        const at::Tensor lp = log_probs(model, hidden[b].narrow(0, p, n));
+        const at::Tensor lp = log_probs(head, hidden[b].narrow(0, p, n));
         const at::Tensor ref =
-            log_probs(reference, reference_hidden[b].narrow(0, p, n)).to(lp.device());
+            log_probs(reference_head, reference_hidden[b].narrow(0, p, n)).to(lp.device());
         const at::Tensor kl = (ref.exp() * (ref - lp)).sum(-1).to(at::kDouble);
         kl_sum += kl.sum().item<double>();
         kl_max = std::max(kl_max, kl.max().item<double>());

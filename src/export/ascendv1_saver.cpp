@@ -10,6 +10,7 @@
 #include "slim/core/files.h"
 #include "slim/export/ascendv1.h"
 #include "slim/io/safetensors.h"
+#include "slim/model/family.h"
 #include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
 
@@ -86,16 +87,12 @@ std::pair<at::Tensor, at::Tensor> deq_scale_and_quant_bias(const DeployedLinear&
 at::Tensor w4a8_scale_bias(const DeployedLinear& linear) {
   const at::Tensor dequantized =
       linear.weight_codes.to(at::kFloat) * linear.weight_scale;  // [O, I]
-  const auto contains_any = [&](std::initializer_list<const char*> parts) {
-    for (const char* part : parts) {
-      if (linear.name.find(part) != std::string::npos) return true;
-    }
-    return false;
-  };
-  if (contains_any({"up_proj", "gate_proj", "q_proj", "k_proj", "v_proj", "w1", "w3"})) {
-    return dequantized.sum(1, /*keepdim=*/true) * 8;
-  }
-  if (contains_any({"down_proj", "o_proj", "w2"})) {
+  // The split comes from the family's role table: column-parallel linears (q/k/v, gate/up, the
+  // experts' w1/w3) sum over their whole input, row-parallel ones (o, down, w2) per slice.
+  const auto role = model::role_of_name(linear.name + ".weight");
+  const model::Split split = role ? role->spec->split : model::Split::None;
+  if (split == model::Split::Column) return dequantized.sum(1, /*keepdim=*/true) * 8;
+  if (split == model::Split::Row) {
     const int64_t out = linear.out_features();
     const int64_t in = linear.in_features();
     SLIM_CHECK(in % 16 == 0, "deployed linear ", quote(linear.name),

@@ -172,7 +172,14 @@ at::Tensor CausalLM::final_norm(const at::Tensor& hidden) const {
 at::Tensor CausalLM::lm_head_weight() const {
   const GlobalTensorNames& names = global_tensor_names();
   const char* name = config_.tie_word_embeddings ? names.embedding : names.lm_head;
+  // Kept only with resident layers (generation calls it per token); a layer-by-layer pass
+  // materialises it per call instead, so it never sits in memory beside a decoder layer.
   if (in_memory_) return materialize(name, {config_.vocab_size, config_.hidden_size});
+  if (resident_.empty()) {
+    at::Tensor weight = materialize(name, {config_.vocab_size, config_.hidden_size});
+    source_->release({name});  // copied: its mapped pages need not stay resident
+    return weight;
+  }
   if (!lm_head_.defined()) lm_head_ = materialize(name, {config_.vocab_size, config_.hidden_size});
   return lm_head_;
 }
