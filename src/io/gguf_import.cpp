@@ -430,7 +430,7 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
 
   const ArchitectureRow& row = find_row(*gguf);
   const json config = hf_config_from_gguf(*gguf, options.dtype);
-  const std::string config_text = config.dump(2) + "\n";
+  const std::string config_text = json_file_text(config);
   // Our own parser validates the geometry with the rules every Slim command applies.
   const ModelConfig parsed =
       parse_model_config(nlohmann::json::parse(config_text), path + " (as config.json)");
@@ -484,8 +484,7 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
   progress.finish();
   summary.files = writer.finish();
   write_file(output.path() + "/config.json", config_text);
-  write_file(output.path() + "/generation_config.json",
-             generation_config_json(*gguf).dump(2) + "\n");
+  write_json_file(output.path() + "/generation_config.json", generation_config_json(*gguf));
   summary.files.push_back("config.json");
   summary.files.push_back("generation_config.json");
   if (gguf->contains("tokenizer.ggml.model")) {

@@ -157,7 +157,7 @@ void save_checkpoint(const std::string& directory, AdamW& optimizer, const RunSt
       {"step", optimizer.steps()},      {"tokens", state.tokens},
       {"total_seconds", total_seconds}, {"fingerprint", fingerprint},
       {"schedule", schedule},           {"evals", evals_json(state.evals)}};
-  write_file(output.path() + "/state.json", json.dump(2) + "\n");
+  write_json_file(output.path() + "/state.json", json);
   output.commit();
 }
 
@@ -226,11 +226,11 @@ void write_model_directory(const TrainOptions& options, const io::ModelConfig& c
   const fs::path directory = output.path();
   nlohmann::json config_json = config.raw;
   config_json["torch_dtype"] = io::torch_dtype_name(options.save_dtype);
-  write_file((directory / "config.json").string(), config_json.dump(2) + "\n");
+  write_json_file((directory / "config.json").string(), config_json);
   nlohmann::json generation = nlohmann::json::object();
   if (tokenizer.bos_id()) generation["bos_token_id"] = *tokenizer.bos_id();
   if (tokenizer.eos_id()) generation["eos_token_id"] = *tokenizer.eos_id();
-  write_file((directory / "generation_config.json").string(), generation.dump(2) + "\n");
+  write_json_file((directory / "generation_config.json").string(), generation);
   const fs::path tokenizer_dir = options.tokenizer_path;
   for (const char* name :
        {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"}) {
@@ -246,7 +246,7 @@ void write_model_directory(const TrainOptions& options, const io::ModelConfig& c
     writer.add(expected.name, by_name.at(expected.name).detach().to(at::kCPU, options.save_dtype));
   }
   writer.finish();
-  write_file((directory / "trainer_state.json").string(), trainer_state.dump(2) + "\n");
+  write_json_file((directory / "trainer_state.json").string(), trainer_state);
   output.commit();
 }
 
