@@ -168,12 +168,7 @@ bool has_checkpoint(const std::string& directory) {
 void load_checkpoint(const std::string& directory, AdamW& optimizer, RunState& state,
                      const nlohmann::json& fingerprint, const nlohmann::json& schedule) {
   const std::string json_path = (fs::path(directory) / "state.json").string();
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(read_file(json_path));
-  } catch (const nlohmann::json::exception& error) {
-    SLIM_FAIL(json_path, ": not valid JSON: ", error.what());
-  }
+  auto json = read_json_file<nlohmann::json>(json_path);
   SLIM_CHECK(json.value("format", "") == kCheckpointFormat &&
                  json.value("version", 0) == kCheckpointVersion,
              json_path, ": not a slim train checkpoint of version ", kCheckpointVersion);

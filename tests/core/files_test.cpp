@@ -85,6 +85,17 @@ TEST(Files, JsonFilesHaveTwoSpaceIndentKeyOrderAndAFinalNewline) {
   EXPECT_EQ(slim::read_file(dir.file("config.json")), slim::json_file_text(ordered));
 }
 
+TEST(Files, ReadJsonFileParsesOrNamesTheFile) {
+  TempDir dir;
+  slim::write_file(dir.file("ok.json"), R"({"b": 1, "a": 2})");
+  EXPECT_EQ(slim::read_json_file<nlohmann::ordered_json>(dir.file("ok.json")).begin().key(), "b");
+  EXPECT_EQ(slim::read_json_file<nlohmann::json>(dir.file("ok.json")).at("a"), 2);
+  slim::write_file(dir.file("bad.json"), "{\"a\": ");
+  EXPECT_ERROR_WITH(slim::read_json_file<nlohmann::json>(dir.file("bad.json")), "bad.json",
+                    "not valid JSON");
+  EXPECT_ERROR_WITH(slim::read_json_file<nlohmann::json>(dir.file("missing.json")), "missing.json");
+}
+
 TEST(Files, ReadErrorsNameTheFile) {
   TempDir dir;
   EXPECT_ERROR_WITH(slim::read_file(dir.file("missing.txt")), "missing.txt", "cannot open");

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "slim/core/error.h"
+
 namespace slim {
 
 // Reads a whole file; throws slim::Error naming the file on failure.
@@ -19,6 +21,17 @@ void write_file(const std::string& path, const std::string& contents);
 template <typename Json>
 std::string json_file_text(const Json& value) {
   return value.dump(2) + "\n";
+}
+// Reads and parses a JSON file; throws slim::Error naming the file when it cannot be read or is
+// not valid JSON.
+template <typename Json>
+Json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return Json::parse(text);
+  } catch (const typename Json::exception& error) {
+    SLIM_FAIL(path, ": not valid JSON: ", error.what());
+  }
 }
 // Writes json_file_text(value) to `path`; throws slim::Error naming the file on failure.
 template <typename Json>
