@@ -320,19 +320,9 @@ json config_json(const GgufFile& gguf, const ArchitectureRow& row, c10::ScalarTy
     config["bos_token_id"] = *bos;
   if (const auto eos = gguf.get_int_opt("tokenizer.ggml.eos_token_id"))
     config["eos_token_id"] = *eos;
-  switch (dtype) {
-    case c10::kBFloat16:
-      config["torch_dtype"] = "bfloat16";
-      break;
-    case c10::kHalf:
-      config["torch_dtype"] = "float16";
-      break;
-    case c10::kFloat:
-      config["torch_dtype"] = "float32";
-      break;
-    default:
-      SLIM_FAIL("GGUF import: output dtype ", c10::toString(dtype), " is not bf16, fp16 or fp32");
-  }
+  SLIM_CHECK(dtype == c10::kBFloat16 || dtype == c10::kHalf || dtype == c10::kFloat,
+             "GGUF import: output dtype ", c10::toString(dtype), " is not bf16, fp16 or fp32");
+  config["torch_dtype"] = torch_dtype_name(dtype);
   return config;
 }
 
