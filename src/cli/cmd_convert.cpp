@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/convert_gguf.h"
+#include "cli/parse_dtype.h"
 #include "cli/parse_size.h"
 #include "slim/core/error.h"
 #include "slim/io/gguf_import.h"
@@ -84,9 +85,10 @@ int convert_quantized(const ConvertCli& options) {
 }
 
 c10::ScalarType parse_hf_outtype(const std::string& name) {
-  if (name.empty() || name == "bf16" || name == "bfloat16") return c10::kBFloat16;
-  if (name == "f16" || name == "fp16" || name == "float16") return c10::kHalf;
-  if (name == "f32" || name == "fp32" || name == "float32") return c10::kFloat;
+  if (name.empty()) return c10::kBFloat16;
+  if (name == "f16") return c10::kHalf;
+  if (name == "f32") return c10::kFloat;
+  if (const auto dtype = parse_float_dtype(name)) return *dtype;
   SLIM_FAIL("--outtype: expected bf16, f16 or f32 for --format hf, found ", quote(name));
 }
 

@@ -1,5 +1,6 @@
 // slim random-model --save_path DIR [--arch NAME] [geometry...]
 #include "cli/commands.h"
+#include "cli/parse_dtype.h"
 #include "cli/parse_size.h"
 #include "slim/core/error.h"
 #include "slim/model/random_model.h"
@@ -9,9 +10,7 @@ namespace slim::cli {
 namespace {
 
 c10::ScalarType parse_dtype(const std::string& name) {
-  if (name == "bf16" || name == "bfloat16") return c10::kBFloat16;
-  if (name == "fp16" || name == "float16") return c10::kHalf;
-  if (name == "fp32" || name == "float32") return c10::kFloat;
+  if (const auto dtype = parse_float_dtype(name)) return *dtype;
   SLIM_FAIL("--dtype: expected bf16, fp16 or fp32, found ", quote(name));
 }
 

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/parse_dtype.h"
 #include "cli/runtime_options.h"
 #include "slim/core/error.h"
 #include "slim/train/trainer.h"
@@ -16,9 +17,7 @@ struct TrainCli {
 };
 
 at::ScalarType parse_save_dtype(const std::string& name) {
-  if (name == "bf16" || name == "bfloat16") return at::kBFloat16;
-  if (name == "fp16" || name == "float16") return at::kHalf;
-  if (name == "fp32" || name == "float32") return at::kFloat;
+  if (const auto dtype = parse_float_dtype(name)) return *dtype;
   SLIM_FAIL("--save_dtype must be bf16, fp16 or fp32, got '", name, "'");
 }
 }  // namespace

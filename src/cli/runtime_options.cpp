@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 
+#include "cli/parse_dtype.h"
 #include "slim/core/error.h"
 
 namespace slim::cli {
@@ -20,15 +21,10 @@ model::RuntimeOptions RuntimeFlags::resolve() const {
   }
   SLIM_CHECK(!options.device.is_cuda() || at::hasCUDA(), "--device ", device,
              ": this build of libtorch has no CUDA support or no GPU is visible");
-  if (dtype == "fp32" || dtype == "float32") {
-    options.compute_dtype = at::kFloat;
-  } else if (dtype == "bf16" || dtype == "bfloat16") {
-    options.compute_dtype = at::kBFloat16;
-  } else if (dtype == "fp16" || dtype == "float16") {
-    options.compute_dtype = at::kHalf;
-  } else {
-    SLIM_FAIL("--dtype: expected fp32, bf16 or fp16, found ", quote(dtype));
-  }
+  const auto compute_dtype = parse_float_dtype(dtype);
+  SLIM_CHECK(compute_dtype.has_value(), "--dtype: expected fp32, bf16 or fp16, found ",
+             quote(dtype));
+  options.compute_dtype = *compute_dtype;
   return options;
 }
 

@@ -24,10 +24,6 @@ using quant::QScope;
 
 namespace {
 
-std::string safetensors_dtype(const at::Tensor& tensor) {
-  return io::dtype_name(io::dtype_from_scalar_type(tensor.scalar_type()));
-}
-
 class TensorList {
  public:
   TensorList(const DeployedLinear& linear)
@@ -38,7 +34,7 @@ class TensorList {
   }
   void add_tagged(const std::string& suffix, const at::Tensor& tensor, const std::string& tag) {
     const at::Tensor stored = tensor.contiguous();
-    tensors_.push_back({prefix_ + suffix, safetensors_dtype(stored), stored, tag});
+    tensors_.push_back({prefix_ + suffix, detail::safetensors_dtype(stored), stored, tag});
   }
   void add_f8(const std::string& suffix, const at::Tensor& bytes) {
     tensors_.push_back({prefix_ + suffix, "F8_E4M3", bytes.contiguous(), tag_});
@@ -270,12 +266,7 @@ struct AscendV1Saver::State {
   void write(const AscendV1Tensor& tensor) {
     SLIM_CHECK(!description.contains(tensor.name), "ascendv1 saver: tensor ", quote(tensor.name),
                " written twice");
-    if (tensor.dtype == "F8_E4M3") {
-      writer->add_raw(tensor.name, io::Dtype::F8_E4M3, tensor.tensor.sizes().vec(),
-                      tensor.tensor.data_ptr(), tensor.tensor.nbytes());
-    } else {
-      writer->add(tensor.name, tensor.tensor);
-    }
+    detail::write_listed_tensor(*writer, tensor.name, tensor.dtype, tensor.tensor);
     description[tensor.name] = tensor.tag;
   }
 
@@ -283,7 +274,7 @@ struct AscendV1Saver::State {
   void write_as_is(const std::string& name, const at::Tensor& tensor, const std::string& tag) {
     SLIM_CHECK(tensor.defined(), "ascendv1 saver: tensor ", quote(name), " is undefined");
     if (tensor.device().is_meta()) return;  // as msModelSlim: meta tensors are skipped
-    write({name, safetensors_dtype(tensor), tensor.to(at::kCPU).contiguous(), tag});
+    write({name, detail::safetensors_dtype(tensor), tensor.to(at::kCPU).contiguous(), tag});
   }
 
   void update_model_quant_type(DeployedTag tag) {

@@ -34,10 +34,6 @@ constexpr const char* kIntQuantized = "int-quantized";
 constexpr const char* kFloatQuantized = "float-quantized";
 constexpr const char* kPackQuantized = "pack-quantized";
 
-std::string safetensors_dtype(const at::Tensor& tensor) {
-  return io::dtype_name(io::dtype_from_scalar_type(tensor.scalar_type()));
-}
-
 [[noreturn]] void fail_linear(const DeployedLinear& linear, const std::string& what) {
   SLIM_FAIL("deployed linear ", quote(linear.name), " (", tag_name(linear.tag),
             "): compressed-tensors: ", what);
@@ -214,7 +210,7 @@ std::vector<CompressedTensorsTensor> compressed_tensors_tensors(const DeployedLi
   std::vector<CompressedTensorsTensor> out;
   const auto add = [&](const std::string& suffix, const at::Tensor& tensor) {
     const at::Tensor stored = tensor.contiguous();
-    out.push_back({prefix + suffix, safetensors_dtype(stored), stored});
+    out.push_back({prefix + suffix, detail::safetensors_dtype(stored), stored});
   };
   const auto add_bias = [&] {
     if (linear.bias) add("bias", *linear.bias);
@@ -290,12 +286,7 @@ struct CompressedTensorsSaver::State {
   }
 
   void write(const CompressedTensorsTensor& tensor) {
-    if (tensor.dtype == "F8_E4M3") {
-      writer->add_raw(tensor.name, io::Dtype::F8_E4M3, tensor.tensor.sizes().vec(),
-                      tensor.tensor.data_ptr(), tensor.tensor.nbytes());
-    } else {
-      writer->add(tensor.name, tensor.tensor);
-    }
+    detail::write_listed_tensor(*writer, tensor.name, tensor.dtype, tensor.tensor);
     written.insert(tensor.name);
   }
 
@@ -374,7 +365,7 @@ void CompressedTensorsSaver::add_float(const std::string& name, const at::Tensor
   SLIM_CHECK(tensor.defined(), "compressed-tensors saver: tensor ", quote(name), " is undefined");
   SLIM_CHECK(!s.written.count(name), "compressed-tensors saver: tensor ", quote(name),
              " written twice");
-  s.write({name, safetensors_dtype(tensor), tensor.to(at::kCPU).contiguous()});
+  s.write({name, detail::safetensors_dtype(tensor), tensor.to(at::kCPU).contiguous()});
 }
 
 void CompressedTensorsSaver::add_float_linear(const std::string& module, const at::Tensor& weight,

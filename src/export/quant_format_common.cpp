@@ -14,6 +14,7 @@
 #include "slim/core/files.h"
 #include "slim/core/text.h"
 #include "slim/io/model_config.h"
+#include "slim/io/safetensors.h"
 
 namespace slim::exporter::detail {
 
@@ -113,6 +114,20 @@ at::Tensor deq_scale_from_int64(const at::Tensor& encoded) {
     target[i] = bits_float(static_cast<uint32_t>(static_cast<uint64_t>(source[i]) & 0xFFFFFFFFu));
   }
   return out;
+}
+
+std::string safetensors_dtype(const at::Tensor& tensor) {
+  return io::dtype_name(io::dtype_from_scalar_type(tensor.scalar_type()));
+}
+
+void write_listed_tensor(io::SafetensorsWriter& writer, const std::string& name,
+                         const std::string& dtype, const at::Tensor& tensor) {
+  if (dtype == io::dtype_name(io::Dtype::F8_E4M3)) {
+    writer.add_raw(name, io::Dtype::F8_E4M3, tensor.sizes().vec(), tensor.data_ptr(),
+                   tensor.nbytes());
+  } else {
+    writer.add(name, tensor);
+  }
 }
 
 bool all_integral(const at::Tensor& values) {

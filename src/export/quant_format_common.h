@@ -1,6 +1,7 @@
 // Internal pieces shared by the quantized-checkpoint formats (ascendv1, compressed-tensors): the
-// compressed-tensors int32 bit packing, the W8A8 deq_scale encoding, and the copy of a model's
-// config and tokenizer files (E4M3 bytes, E2M1 and int4 packing are slim/quant/numerics.h's).
+// compressed-tensors int32 bit packing, the W8A8 deq_scale encoding, writing the savers' tensors
+// (F8 included), and the copy of a model's config and tokenizer files (E4M3 bytes, E2M1 and int4
+// packing are slim/quant/numerics.h's).
 // Not a public header: src/export only (and its tests).
 #pragma once
 
@@ -14,6 +15,10 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace slim::io {
+class SafetensorsWriter;
+}  // namespace slim::io
 
 namespace slim::exporter::detail {
 
@@ -31,6 +36,16 @@ at::Tensor unpack_int32(const at::Tensor& packed, int bits, int64_t unpacked_siz
 at::Tensor deq_scale_to_int64(const at::Tensor& deq_scale_f32);
 // The inverse: the low 32 bits reinterpreted as fp32.
 at::Tensor deq_scale_from_int64(const at::Tensor& encoded);
+
+// ------------------------------------------------------------------------- saver tensors
+// The savers list each tensor with its safetensors dtype name. libtorch 1.13 has no float8 type,
+// so an E4M3 tensor is its uint8 bytes (quant::e4m3_to_bytes) listed as "F8_E4M3".
+
+// "BF16", "I8", ...: the safetensors dtype of the tensor's ATen type.
+std::string safetensors_dtype(const at::Tensor& tensor);
+// Writes a listed tensor: "F8_E4M3" bytes with that dtype, anything else as its ATen type.
+void write_listed_tensor(io::SafetensorsWriter& writer, const std::string& name,
+                         const std::string& dtype, const at::Tensor& tensor);
 
 // -------------------------------------------------------------------------------- checks
 // Every element of an fp32 tensor is an integer (zero-points must be, to be stored as ints).

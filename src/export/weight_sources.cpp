@@ -104,12 +104,7 @@ bool looks_like_ascendv1(const std::string& directory) {
 
 // quantization_config.quant_method of config.json ("" when there is none).
 std::string quant_method(const std::string& config_path) {
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_file(config_path));
-  } catch (const nlohmann::json::exception& error) {
-    SLIM_FAIL(config_path, ": not valid JSON: ", error.what());
-  }
+  auto config = read_json_file<nlohmann::json>(config_path);
   if (!config.is_object() || !config.contains("quantization_config")) return "";
   const nlohmann::json& qc = config["quantization_config"];
   SLIM_CHECK(qc.is_object(), config_path, ": quantization_config must be an object");

@@ -320,19 +320,9 @@ json config_json(const GgufFile& gguf, const ArchitectureRow& row, c10::ScalarTy
     config["bos_token_id"] = *bos;
   if (const auto eos = gguf.get_int_opt("tokenizer.ggml.eos_token_id"))
     config["eos_token_id"] = *eos;
-  switch (dtype) {
-    case c10::kBFloat16:
-      config["torch_dtype"] = "bfloat16";
-      break;
-    case c10::kHalf:
-      config["torch_dtype"] = "float16";
-      break;
-    case c10::kFloat:
-      config["torch_dtype"] = "float32";
-      break;
-    default:
-      SLIM_FAIL("GGUF import: output dtype ", c10::toString(dtype), " is not bf16, fp16 or fp32");
-  }
+  SLIM_CHECK(dtype == c10::kBFloat16 || dtype == c10::kHalf || dtype == c10::kFloat,
+             "GGUF import: output dtype ", c10::toString(dtype), " is not bf16, fp16 or fp32");
+  config["torch_dtype"] = torch_dtype_name(dtype);
   return config;
 }
 
@@ -430,7 +420,7 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
 
   const ArchitectureRow& row = find_row(*gguf);
   const json config = hf_config_from_gguf(*gguf, options.dtype);
-  const std::string config_text = config.dump(2) + "\n";
+  const std::string config_text = json_file_text(config);
   // Our own parser validates the geometry with the rules every Slim command applies.
   const ModelConfig parsed =
       parse_model_config(nlohmann::json::parse(config_text), path + " (as config.json)");
@@ -484,8 +474,7 @@ GgufImportSummary import_gguf(const GgufImportOptions& options) {
   progress.finish();
   summary.files = writer.finish();
   write_file(output.path() + "/config.json", config_text);
-  write_file(output.path() + "/generation_config.json",
-             generation_config_json(*gguf).dump(2) + "\n");
+  write_json_file(output.path() + "/generation_config.json", generation_config_json(*gguf));
   summary.files.push_back("config.json");
   summary.files.push_back("generation_config.json");
   if (gguf->contains("tokenizer.ggml.model")) {

@@ -358,13 +358,7 @@ ModelConfig load_model_config(const std::string& path) {
       fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
   SLIM_CHECK(fs::exists(file), file,
              ": not found (a Hugging Face model directory needs config.json)");
-  json object;
-  try {
-    object = json::parse(read_file(file));
-  } catch (const json::exception& error) {
-    SLIM_FAIL(file, ": not valid JSON: ", error.what());
-  }
-  return parse_model_config(object, file);
+  return parse_model_config(read_json_file<json>(file), file);
 }
 
 }  // namespace slim::io

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "slim/core/error.h"
+#include "slim/core/files.h"
 #include "slim/io/safetensors.h"
 
 namespace slim::io {
@@ -189,7 +190,7 @@ std::vector<std::string> SafetensorsWriter::finish() {
     const std::string path = directory_ + "/" + index_name();
     std::FILE* out = std::fopen(path.c_str(), "wb");
     SLIM_CHECK(out != nullptr, path, ": cannot create: ", std::strerror(errno));
-    const std::string text = index.dump(2) + "\n";
+    const std::string text = json_file_text(index);
     write_all(out, text.data(), text.size(), path);
     SLIM_CHECK(std::fclose(out) == 0, path, ": close failed: ", std::strerror(errno));
     written.push_back(index_name());

@@ -103,7 +103,7 @@ void write_tokenizer(const RandomModelOptions& options, const std::string& direc
     config["bos_token"] = "<|bos|>";
     config["eos_token"] = "<|eos|>";
   }
-  write_file(directory + "/tokenizer_config.json", config.dump(2) + "\n");
+  write_json_file(directory + "/tokenizer_config.json", config);
 }
 
 nlohmann::ordered_json config_json(const RandomModelOptions& options,
@@ -172,7 +172,7 @@ void write_random_model(const RandomModelOptions& options, const std::string& sa
   const ArchitectureTraits* traits = find_architecture(options.architecture);
   SLIM_CHECK(traits != nullptr, "random model: unsupported architecture ",
              quote(options.architecture), "; supported: ", supported_architectures_text());
-  const auto config_text = config_json(options, *traits).dump(2) + "\n";
+  const auto config_text = json_file_text(config_json(options, *traits));
   // Parsing our own config validates the geometry with the same rules users get.
   const io::ModelConfig config =
       io::parse_model_config(nlohmann::json::parse(config_text), "random model config");
@@ -181,7 +181,7 @@ void write_random_model(const RandomModelOptions& options, const std::string& sa
   write_file(output.path() + "/config.json", config_text);
   nlohmann::ordered_json generation = {
       {"bos_token_id", 1}, {"eos_token_id", 2}, {"do_sample", false}};
-  write_file(output.path() + "/generation_config.json", generation.dump(2) + "\n");
+  write_json_file(output.path() + "/generation_config.json", generation);
 
   if (options.vocab_size >= 256) {
     write_tokenizer(options, output.path());

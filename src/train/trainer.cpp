@@ -157,7 +157,7 @@ void save_checkpoint(const std::string& directory, AdamW& optimizer, const RunSt
       {"step", optimizer.steps()},      {"tokens", state.tokens},
       {"total_seconds", total_seconds}, {"fingerprint", fingerprint},
       {"schedule", schedule},           {"evals", evals_json(state.evals)}};
-  write_file(output.path() + "/state.json", json.dump(2) + "\n");
+  write_json_file(output.path() + "/state.json", json);
   output.commit();
 }
 
@@ -168,12 +168,7 @@ bool has_checkpoint(const std::string& directory) {
 void load_checkpoint(const std::string& directory, AdamW& optimizer, RunState& state,
                      const nlohmann::json& fingerprint, const nlohmann::json& schedule) {
   const std::string json_path = (fs::path(directory) / "state.json").string();
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(read_file(json_path));
-  } catch (const nlohmann::json::exception& error) {
-    SLIM_FAIL(json_path, ": not valid JSON: ", error.what());
-  }
+  auto json = read_json_file<nlohmann::json>(json_path);
   SLIM_CHECK(json.value("format", "") == kCheckpointFormat &&
                  json.value("version", 0) == kCheckpointVersion,
              json_path, ": not a slim train checkpoint of version ", kCheckpointVersion);
@@ -226,11 +221,11 @@ void write_model_directory(const TrainOptions& options, const io::ModelConfig& c
   const fs::path directory = output.path();
   nlohmann::json config_json = config.raw;
   config_json["torch_dtype"] = io::torch_dtype_name(options.save_dtype);
-  write_file((directory / "config.json").string(), config_json.dump(2) + "\n");
+  write_json_file((directory / "config.json").string(), config_json);
   nlohmann::json generation = nlohmann::json::object();
   if (tokenizer.bos_id()) generation["bos_token_id"] = *tokenizer.bos_id();
   if (tokenizer.eos_id()) generation["eos_token_id"] = *tokenizer.eos_id();
-  write_file((directory / "generation_config.json").string(), generation.dump(2) + "\n");
+  write_json_file((directory / "generation_config.json").string(), generation);
   const fs::path tokenizer_dir = options.tokenizer_path;
   for (const char* name :
        {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"}) {
@@ -246,7 +241,7 @@ void write_model_directory(const TrainOptions& options, const io::ModelConfig& c
     writer.add(expected.name, by_name.at(expected.name).detach().to(at::kCPU, options.save_dtype));
   }
   writer.finish();
-  write_file((directory / "trainer_state.json").string(), trainer_state.dump(2) + "\n");
+  write_json_file((directory / "trainer_state.json").string(), trainer_state);
   output.commit();
 }
 

@@ -1,6 +1,7 @@
 #include "slim/core/files.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 
@@ -72,6 +73,27 @@ TEST(AtomicOutputDir, EmptyExistingDirectoryIsFineAndFileIsNot) {
   output.commit();
   slim::write_file(dir.file("file"), "x");
   EXPECT_ERROR_WITH(AtomicOutputDir(dir.file("file"), true), "not a directory");
+}
+
+TEST(Files, JsonFilesHaveTwoSpaceIndentKeyOrderAndAFinalNewline) {
+  const nlohmann::ordered_json ordered = {{"b", 1}, {"a", {2, 3}}};
+  EXPECT_EQ(slim::json_file_text(ordered), "{\n  \"b\": 1,\n  \"a\": [\n    2,\n    3\n  ]\n}\n");
+  const nlohmann::json sorted = {{"b", 1}, {"a", "x"}};
+  EXPECT_EQ(slim::json_file_text(sorted), "{\n  \"a\": \"x\",\n  \"b\": 1\n}\n");
+  TempDir dir;
+  slim::write_json_file(dir.file("config.json"), ordered);
+  EXPECT_EQ(slim::read_file(dir.file("config.json")), slim::json_file_text(ordered));
+}
+
+TEST(Files, ReadJsonFileParsesOrNamesTheFile) {
+  TempDir dir;
+  slim::write_file(dir.file("ok.json"), R"({"b": 1, "a": 2})");
+  EXPECT_EQ(slim::read_json_file<nlohmann::ordered_json>(dir.file("ok.json")).begin().key(), "b");
+  EXPECT_EQ(slim::read_json_file<nlohmann::json>(dir.file("ok.json")).at("a"), 2);
+  slim::write_file(dir.file("bad.json"), "{\"a\": ");
+  EXPECT_ERROR_WITH(slim::read_json_file<nlohmann::json>(dir.file("bad.json")), "bad.json",
+                    "not valid JSON");
+  EXPECT_ERROR_WITH(slim::read_json_file<nlohmann::json>(dir.file("missing.json")), "missing.json");
 }
 
 TEST(Files, ReadErrorsNameTheFile) {

@@ -293,12 +293,7 @@ class HfTokenizer : public Tokenizer {
 
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& path,
                                              const TokenizerConfig& config) {
-  json root;
-  try {
-    root = json::parse(read_file(path));
-  } catch (const json::exception& error) {
-    SLIM_FAIL(path, ": not valid JSON: ", error.what());
-  }
+  auto root = read_json_file<json>(path);
   SLIM_CHECK(root.is_object(), path, ": expected a JSON object");
   try {
     return std::make_unique<HfTokenizer>(root, path, config);

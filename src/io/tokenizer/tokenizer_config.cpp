@@ -36,12 +36,7 @@ TokenizerConfig load_tokenizer_config(const std::string& directory) {
   TokenizerConfig config;
   const std::string file = (std::filesystem::path(directory) / "tokenizer_config.json").string();
   if (!std::filesystem::exists(file)) return config;
-  nlohmann::json object;
-  try {
-    object = nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::exception& error) {
-    SLIM_FAIL(file, ": not valid JSON: ", error.what());
-  }
+  auto object = read_json_file<nlohmann::json>(file);
   SLIM_CHECK(object.is_object(), file, ": expected a JSON object");
   config.bos_token = token_field(object, "bos_token", file);
   config.eos_token = token_field(object, "eos_token", file);

@@ -178,6 +178,30 @@ std::string tiny_charsmap() {
   return blob;
 }
 
+// What a tokenizer that was built guarantees, whatever its model: every id is a piece of the
+// vocabulary, the pieces of the encoding cover the normalized text exactly (a byte-fallback piece
+// stands for its byte, an unk piece for the text it replaced), and the ids decode.
+void expect_consistent_encoding(const SentencePieceTokenizer& tokenizer, const std::string& text) {
+  const std::vector<TokenId> ids = tokenizer.encode(text, false);
+  const std::vector<std::string> pieces = tokenizer.encode_pieces(text);
+  ASSERT_EQ(ids.size(), pieces.size());
+  std::string covered;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_GE(ids[i], 0);
+    ASSERT_LT(ids[i], tokenizer.vocab_size());
+    const auto& piece = tokenizer.model().pieces[ids[i]];
+    if (piece.type == PieceType::kByte) {
+      ASSERT_EQ(pieces[i], piece.piece);
+      covered.push_back(static_cast<char>(std::stoi(piece.piece.substr(3, 2), nullptr, 16)));
+    } else {
+      if (ids[i] != tokenizer.model().unk_id) EXPECT_EQ(pieces[i], piece.piece);
+      covered += pieces[i];
+    }
+  }
+  EXPECT_EQ(covered, tokenizer.normalize(text));
+  tokenizer.decode(ids);
+}
+
 // =================================================================== tokenizer.model parsing
 
 TEST(SentencePieceModelFile, ParsesPiecesTrainerAndNormalizerSpecs) {
@@ -282,30 +306,44 @@ TEST(SentencePieceModelFile, ReadsFileFromDisk) {
   EXPECT_ERROR_WITH(slim::io::read_sentencepiece_model(dir.file("missing.model")), "missing.model");
 }
 
-// Random bytes and every truncation of a valid model: parse either succeeds or throws
-// slim::Error, never crashes.
+// Every truncation of a valid model and random bytes written into it: parsing (and building the
+// tokenizer) either throws slim::Error naming the source, or gives a model whose unk id is a
+// piece and a tokenizer whose encodings are consistent. Both outcomes happen.
 TEST(SentencePieceModelFile, GarbageAndTruncationsNeverCrash) {
   const std::string valid = small_model(Proto(), Proto().bytes(2, tiny_charsmap())).str();
-  for (size_t n = 0; n < valid.size(); n += 3) {
+  int rejected = 0;
+  int accepted = 0;
+  const auto check = [&](const std::string& bytes, const std::string& source) {
     try {
-      slim::io::parse_sentencepiece_model(valid.substr(0, n), "cut.model");
-    } catch (const slim::Error&) {
+      const auto model = slim::io::parse_sentencepiece_model(bytes, source);
+      ASSERT_TRUE(model.unk_id.has_value());
+      ASSERT_LT(*model.unk_id, static_cast<TokenId>(model.pieces.size()));
+      const SentencePieceTokenizer tokenizer(model, true, false);
+      expect_consistent_encoding(tokenizer, "aab ba\tAB\xFF");
+      ++accepted;
+    } catch (const slim::Error& error) {
+      EXPECT_NE(std::string(error.what()).find(source), std::string::npos) << error.what();
+      ++rejected;
     }
+  };
+  for (size_t n = 0; n < valid.size(); n += 3) {
+    SCOPED_TRACE("first " + std::to_string(n) + " bytes");
+    check(valid.substr(0, n), "cut.model");
   }
   uint32_t state = 12345;
   for (int round = 0; round < 2000; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
     std::string bytes = valid;
     for (int k = 0; k < 4; ++k) {
       state = state * 1664525u + 1013904223u;
       bytes[state % bytes.size()] = static_cast<char>(state >> 24);
     }
-    try {
-      const auto model = slim::io::parse_sentencepiece_model(bytes, "fuzz.model");
-      const SentencePieceTokenizer tokenizer(model, true, false);
-      tokenizer.encode("aab ba\tAB\xFF");
-    } catch (const slim::Error&) {
-    }
+    check(bytes, "fuzz.model");
   }
+  RecordProperty("rejected", rejected);
+  RecordProperty("accepted", accepted);
+  EXPECT_GT(rejected, 0);
+  EXPECT_GT(accepted, 0);
 }
 
 // -------------------------------------------------------- tokenizer.model: bad input, one each
@@ -488,22 +526,48 @@ TEST(SentencePieceModelBadInput, NoUnkId) {
   EXPECT_ERROR_WITH(SentencePieceTokenizer(model, true, false), "test.model", "no unk id");
 }
 
-// A corrupted trie never reads outside its array, whatever the text.
+// A corrupted charsmap: a blob whose header is wrong (trie size, missing final NUL) is refused
+// with an error naming the charsmap; one whose trie units are garbage never reads outside its
+// array, whatever the text, and the tokenizer's encodings stay consistent. Both outcomes happen.
 TEST(SentencePieceModelBadInput, CorruptedCharsmapTrieNeverCrashes) {
-  std::string blob = tiny_charsmap();
-  uint32_t state = 7;
-  for (size_t i = 4; i + 4 <= 4 + 2048; i += 4) {
-    state = state * 1664525u + 1013904223u;
-    std::memcpy(blob.data() + i, &state, 4);
-  }
-  auto model = make_model(SentencePieceAlgorithm::kUnigram, {{kSp, -1}, {"a", -2}});
-  model.normalizer.precompiled_charsmap = blob;
-  const SentencePieceTokenizer tokenizer(model, true, false);
   std::string text;
   for (int c = 1; c < 256; ++c)
     text.push_back(static_cast<char>(c));
-  tokenizer.encode(text);
-  tokenizer.encode(text + text);
+  int rejected = 0;
+  int accepted = 0;
+  uint32_t state = 7;
+  const auto next = [&] { return state = state * 1664525u + 1013904223u; };
+  for (int round = 0; round < 64; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::string blob = tiny_charsmap();
+    for (size_t i = 4; i + 4 <= 4 + 2048; i += 4) {
+      const uint32_t unit = next();
+      std::memcpy(blob.data() + i, &unit, 4);
+    }
+    if (round % 8 == 1) {
+      const uint32_t size = next();  // almost never a multiple of 1024 inside the blob
+      std::memcpy(blob.data(), &size, 4);
+    } else if (round % 8 == 2) {
+      blob.back() = 'x';  // the replacement strings lose their final NUL
+    }
+    auto model = make_model(SentencePieceAlgorithm::kUnigram, {{kSp, -1}, {"a", -2}});
+    model.normalizer.precompiled_charsmap = blob;
+    try {
+      const SentencePieceTokenizer tokenizer(model, true, false);
+      expect_consistent_encoding(tokenizer, text);
+      expect_consistent_encoding(tokenizer, text + text);
+      ++accepted;
+    } catch (const slim::Error& error) {
+      EXPECT_NE(std::string(error.what()).find("test.model: normalizer_spec.precompiled_charsmap"),
+                std::string::npos)
+          << error.what();
+      ++rejected;
+    }
+  }
+  RecordProperty("rejected", rejected);
+  RecordProperty("accepted", accepted);
+  EXPECT_GT(rejected, 0);
+  EXPECT_GT(accepted, 0);
 }
 
 // ========================================================================== GGUF vocabularies
