@@ -225,7 +225,8 @@ TEST(AscendV1, W4A8DynamicGoldenPacksAlongOutputAndScaleBias) {
   EXPECT_EQ(values<float>(t[kQ + ".scale_bias"].tensor), (std::vector<float>{-8.0f, 6.0f}));
 }
 
-TEST(AscendV1, W4A8ScaleBiasShapesByModuleName) {
+// The split comes from the families' role tables (column- or row-parallel), not from the name.
+TEST(AscendV1, W4A8ScaleBiasShapesByTensorParallelSplit) {
   RandomLinearOptions options;
   options.out = 4;
   options.in = 32;
@@ -237,16 +238,24 @@ TEST(AscendV1, W4A8ScaleBiasShapesByModuleName) {
   const at::Tensor expected =
       (down.weight_codes.to(at::kFloat) * down.weight_scale).view({4, 16, 2}).sum(-1) * 8;
   EXPECT_TRUE(same_bits(t["model.layers.1.mlp.down_proj.scale_bias"].tensor, expected));
-  // Any other name: the dequantized weight itself, [O, I].
+  // A module no family declares (or one without a split, as a router): the dequantized weight
+  // itself, [O, I].
   DeployedLinear other = random_linear(DeployedTag::W4A8Dynamic, "model.layers.1.router", options);
   t = by_name(ascendv1_tensors(other));
   EXPECT_TRUE(same_bits(t["model.layers.1.router.scale_bias"].tensor,
                         other.weight_codes.to(at::kFloat) * other.weight_scale));
-  // w1 (MoE experts) counts as an input projection: [O, 1].
-  DeployedLinear w1 =
-      random_linear(DeployedTag::W4A8Dynamic, "model.layers.1.experts.0.w1", options);
+  // Mixtral's w1 (expert gate) is column-parallel: [O, 1]; a Qwen-MoE expert's down_proj is
+  // row-parallel: [O, 16].
+  const std::string mixtral = "model.layers.1.block_sparse_moe.experts.0.w1";
+  DeployedLinear w1 = random_linear(DeployedTag::W4A8Dynamic, mixtral, options);
   t = by_name(ascendv1_tensors(w1));
-  EXPECT_EQ(t["model.layers.1.experts.0.w1.scale_bias"].tensor.sizes(), at::IntArrayRef({4, 1}));
+  EXPECT_EQ(t[mixtral + ".scale_bias"].tensor.sizes(), at::IntArrayRef({4, 1}));
+  const std::string expert = "model.layers.1.mlp.experts.3.down_proj";
+  t = by_name(ascendv1_tensors(random_linear(DeployedTag::W4A8Dynamic, expert, options)));
+  EXPECT_EQ(t[expert + ".scale_bias"].tensor.sizes(), at::IntArrayRef({4, 16}));
+  const std::string router = "model.layers.1.mlp.gate";
+  t = by_name(ascendv1_tensors(random_linear(DeployedTag::W4A8Dynamic, router, options)));
+  EXPECT_EQ(t[router + ".scale_bias"].tensor.sizes(), at::IntArrayRef({4, 32}));
 }
 
 TEST(AscendV1, W4A16GoldenPacksLikeW4A8WithRealOffsets) {
