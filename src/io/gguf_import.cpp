@@ -33,23 +33,35 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// GGUF architecture -> Hugging Face architecture. `permuted_qk`: convert_hf_to_gguf.py stores
-// attn_q / attn_k with LlamaModel.permute applied (rotary halves interleaved per head).
+// GGUF architecture -> Hugging Face architecture, from the families' traits rows: the first
+// registered dense family of each llama.cpp architecture (llama -> LlamaForCausalLM, not
+// Mistral). `permuted_qk`: convert_hf_to_gguf.py stores attn_q / attn_k with LlamaModel.permute
+// applied (rotary halves interleaved per head). MoE architectures are exported, not imported.
 struct ArchitectureRow {
   const char* gguf;
   const char* hf;
   bool permuted_qk;
 };
 
-const ArchitectureRow kArchitectures[] = {
-    {"llama", "LlamaForCausalLM", true},
-    {"qwen2", "Qwen2ForCausalLM", false},
-    {"qwen3", "Qwen3ForCausalLM", false},
-};
+const std::vector<ArchitectureRow>& import_architectures() {
+  static const std::vector<ArchitectureRow> rows = [] {
+    std::vector<ArchitectureRow> out;
+    for (const model::FamilySpec* family : model::registered_families()) {
+      const model::ArchitectureTraits& traits = family->traits;
+      if (traits.gguf.arch == nullptr || traits.moe.experts_key != nullptr) continue;
+      const bool seen = std::any_of(out.begin(), out.end(), [&](const ArchitectureRow& row) {
+        return std::string(row.gguf) == traits.gguf.arch;
+      });
+      if (!seen) out.push_back({traits.gguf.arch, traits.name, traits.gguf.permute_qk});
+    }
+    return out;
+  }();
+  return rows;
+}
 
 std::string supported_gguf_architectures() {
   std::string text;
-  for (const auto& row : kArchitectures)
+  for (const auto& row : import_architectures())
     text += (text.empty() ? "" : ", ") + std::string(row.gguf);
   return text;
 }
@@ -156,7 +168,7 @@ struct Geometry {
 
 const ArchitectureRow& find_row(const GgufFile& gguf) {
   const std::string arch = gguf.get_string("general.architecture");
-  for (const auto& row : kArchitectures) {
+  for (const auto& row : import_architectures()) {
     if (arch == row.gguf) return row;
   }
   SLIM_FAIL(gguf.path(), ": general.architecture is ", quote(arch),
