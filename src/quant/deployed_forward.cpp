@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "slim/core/error.h"
+#include "slim/quant/deployed_forms.h"
 #include "slim/quant/numerics.h"
 #include "slim/quant/observer.h"
 
@@ -111,12 +112,11 @@ QuantizedActivation quantize_activation(const DeployedLinear& record, const Plan
 
 }  // namespace
 
-at::Tensor deployed_linear_forward(const DeployedLinear& record, const at::Tensor& input,
-                                   MixStage mix_stage) {
-  record.validate();
-  const Plan plan = plan_of(record, mix_stage);
+namespace {
+
+// The checks every entry point makes of its input; the output shape [..., out].
+std::vector<int64_t> checked_output_shape(const DeployedLinear& record, const at::Tensor& input) {
   const int64_t in = record.in_features();
-  const int64_t out = record.out_features();
   if (!input.defined()) fail(record, "the input is undefined");
   if (!at::isFloatingType(input.scalar_type())) {
     fail(record, str("the input must be floating point, found ", input.scalar_type()));
@@ -124,27 +124,58 @@ at::Tensor deployed_linear_forward(const DeployedLinear& record, const at::Tenso
   if (input.dim() < 1 || input.size(-1) != in) {
     fail(record, str("the input must be [..., ", in, "], found ", input.sizes()));
   }
-  const at::ScalarType dtype = input.scalar_type();
   std::vector<int64_t> out_shape(input.sizes().begin(), input.sizes().end());
-  out_shape.back() = out;
-  const at::Tensor x = input.reshape({-1, in});
-  if (x.size(0) == 0) return at::zeros(out_shape, input.options());
+  out_shape.back() = record.out_features();
+  return out_shape;
+}
 
-  at::Tensor y;
+at::ScalarType work_dtype(at::ScalarType dtype) {
+  return dtype == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+}  // namespace
+
+bool is_weight_only(DeployedTag tag) {
+  return deployed_form_spec(tag).activations == Activations::None;
+}
+
+at::Tensor weight_only_operand(const DeployedLinear& record, at::ScalarType dtype,
+                               c10::Device device) {
+  if (!is_weight_only(record.tag)) fail(record, "not a weight-only form");
+  // The weight dequantized to the activation dtype, as an engine's weight-only kernel feeds it
+  // to the GEMM, with an fp32 accumulator (fp64 for fp64 inputs).
+  return dequantize_weight(record, dtype).to(device, work_dtype(dtype));
+}
+
+at::Tensor weight_only_forward(const DeployedLinear& record, const at::Tensor& operand,
+                               const at::Tensor& input) {
+  const std::vector<int64_t> out_shape = checked_output_shape(record, input);
+  const at::ScalarType dtype = input.scalar_type();
+  const at::ScalarType work = work_dtype(dtype);
+  const at::Tensor x = input.reshape({-1, record.in_features()});
+  if (x.size(0) == 0) return at::zeros(out_shape, input.options());
+  at::Tensor y = at::matmul(x.to(work), operand.t());
+  if (record.bias) y = y.add(record.bias->to(x.device(), work));
+  return y.to(dtype).reshape(out_shape);
+}
+
+at::Tensor deployed_linear_forward(const DeployedLinear& record, const at::Tensor& input,
+                                   MixStage mix_stage) {
+  record.validate();
+  const Plan plan = plan_of(record, mix_stage);
+  const std::vector<int64_t> out_shape = checked_output_shape(record, input);
   if (plan.path == ActPath::Float) {
-    // Weight-only: the weight dequantized to the activation dtype, as an engine's weight-only
-    // kernel feeds it to the GEMM, with an fp32 accumulator (fp64 for fp64 inputs).
-    const at::ScalarType work = dtype == at::kDouble ? at::kDouble : at::kFloat;
-    const at::Tensor w = dequantize_weight(record, dtype).to(x.device(), work);
-    y = at::matmul(x.to(work), w.t());
-    if (record.bias) y = y.add(record.bias->to(x.device(), work));
-  } else {
-    const QuantizedActivation a = quantize_activation(record, plan, x);
-    const at::Tensor w = dequantize_weight(record, at::kDouble).to(x.device());
-    y = at::matmul(a.values, w.t());
-    if (a.scale.defined()) y = y.mul(a.scale);
-    if (record.bias) y = y.add(record.bias->to(x.device(), at::kDouble));
+    return weight_only_forward(
+        record, weight_only_operand(record, input.scalar_type(), input.device()), input);
   }
+  const at::ScalarType dtype = input.scalar_type();
+  const at::Tensor x = input.reshape({-1, record.in_features()});
+  if (x.size(0) == 0) return at::zeros(out_shape, input.options());
+  const QuantizedActivation a = quantize_activation(record, plan, x);
+  const at::Tensor w = dequantize_weight(record, at::kDouble).to(x.device());
+  at::Tensor y = at::matmul(a.values, w.t());
+  if (a.scale.defined()) y = y.mul(a.scale);
+  if (record.bias) y = y.add(record.bias->to(x.device(), at::kDouble));
   return y.to(dtype).reshape(out_shape);
 }
 

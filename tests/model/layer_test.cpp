@@ -289,6 +289,11 @@ TEST(DeployedComputation, RunsTheRecordAsTheEngineKernelBitForBit) {
                                                  std::nullopt, at::kBFloat16);
   Linear linear("m.proj", 48, 64, deployed_computation(record, c10::kCPU), "attn_q");
   EXPECT_ERROR_WITH(linear.forward(at::randn({2, 63})), "m.proj");
+  const auto dynamic_record = slim::quant::deploy_linear(
+      "m.dyn", weight, bias, dynamic, {QDtype::Int8, QScope::PerChannel, true, 0}, std::nullopt,
+      at::kBFloat16);
+  EXPECT_ERROR_WITH(slim::quant::weight_only_operand(dynamic_record, at::kFloat, c10::kCPU),
+                    "m.dyn", "not a weight-only form");
 }
 
 }  // namespace

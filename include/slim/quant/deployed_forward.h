@@ -24,6 +24,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include "slim/quant/scheme.h"
 
@@ -40,5 +41,16 @@ enum class MixStage { Prefill, Decode };
 // validate, an input of the wrong shape or dtype, or NaN/Inf in an activation that is quantized.
 at::Tensor deployed_linear_forward(const DeployedLinear& record, const at::Tensor& input,
                                    MixStage mix_stage = MixStage::Prefill);
+
+// Weight-only forms (FLOAT, W16A16S, W8A16, W4A16: the deployed-form table's Activations::None)
+// in two steps, for a caller that runs one record many times (a resident layer) and keeps the
+// operand: the dequantized weight for inputs of `dtype` on `device`, and the product with it.
+// weight_only_forward(record, weight_only_operand(record, x.dtype, x.device), x) is exactly
+// deployed_linear_forward(record, x). The operand step throws for other forms.
+bool is_weight_only(DeployedTag tag);
+at::Tensor weight_only_operand(const DeployedLinear& record, at::ScalarType dtype,
+                               c10::Device device);
+at::Tensor weight_only_forward(const DeployedLinear& record, const at::Tensor& operand,
+                               const at::Tensor& input);
 
 }  // namespace slim::quant
