@@ -383,10 +383,10 @@ std::string hf_tensor_name(const std::string& gguf_name) {
   if (dot == std::string::npos || dot == prefix.size()) return "";
   const std::string layer = gguf_name.substr(prefix.size(), dot - prefix.size());
   if (layer.size() > 1 && layer[0] == '0') return "";
-  // The dense architectures this import reads share their per-layer names (the role tables);
-  // qwen3 adds the per-head norms.
-  for (const char* arch : {"llama", "qwen2", "qwen3"}) {
-    const std::string name = model::hf_name_of_gguf(arch, gguf_name);
+  // The architectures this import reads share their per-layer names (the role tables); qwen3
+  // adds the per-head norms.
+  for (const auto& row : import_architectures()) {
+    const std::string name = model::hf_name_of_gguf(row.gguf, gguf_name);
     if (!name.empty()) return name;
   }
   return "";
