@@ -19,6 +19,7 @@ std::unique_ptr<QuantizedModelSaver> make_quantized_saver(const std::string& for
     save.overwrite = options.overwrite;
     save.part_file_bytes = options.shard_bytes;
     save.model_path = options.model_path;
+    save.extra_files = options.extra_files;
     return std::make_unique<AscendV1Saver>(save);
   }
   if (format == "compressed-tensors") {
@@ -27,6 +28,7 @@ std::unique_ptr<QuantizedModelSaver> make_quantized_saver(const std::string& for
     save.overwrite = options.overwrite;
     save.max_shard_bytes = options.shard_bytes;
     save.model_path = options.model_path;
+    save.extra_files = options.extra_files;
     return std::make_unique<CompressedTensorsSaver>(save);
   }
   std::string known;

@@ -175,10 +175,10 @@ size_t find_invalid_utf8(const std::string& text) {
   return std::string::npos;
 }
 
-std::vector<std::string> load_text_dataset(const std::string& path, DatasetUse use) {
-  SLIM_CHECK(fs::exists(path), path, ": dataset file not found");
+std::vector<std::string> parse_text_dataset(const std::string& text, const std::string& path,
+                                            DatasetUse use) {
   const std::string extension = fs::path(path).extension().string();
-  const std::string contents = strip_bom(read_file(path));
+  const std::string contents = strip_bom(text);
   std::vector<std::string> samples;
   if (extension == ".json") {
     samples = load_json(path, contents);
@@ -192,6 +192,11 @@ std::vector<std::string> load_text_dataset(const std::string& path, DatasetUse u
   }
   SLIM_CHECK(!samples.empty(), path, ": dataset has no text samples");
   return samples;
+}
+
+std::vector<std::string> load_text_dataset(const std::string& path, DatasetUse use) {
+  SLIM_CHECK(fs::exists(path), path, ": dataset file not found");
+  return parse_text_dataset(read_file(path), path, use);
 }
 
 }  // namespace slim::io

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "pipeline/non_layer_tensors.h"
 #include "slim/core/error.h"
 #include "slim/core/name_match.h"
 #include "slim/core/progress.h"
@@ -96,15 +97,11 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
   }
 
   // Decoder layers first, in checkpoint-layout order (msModelSlim's encounter order: blocks, then
-  // the modules outside them), then the global tensors and anything else the checkpoint holds.
+  // the modules outside them, write_non_layer_tensors).
   std::vector<model::ExpectedTensor> order;
-  std::vector<model::ExpectedTensor> globals;
-  for (const auto& expected : model::expected_tensors(config))
-    (expected.layer >= 0 ? order : globals).push_back(expected);
-  order.insert(order.end(), globals.begin(), globals.end());
-  std::set<std::string> covered;
-  for (const auto& expected : order)
-    covered.insert(expected.name);
+  for (const auto& expected : model::expected_tensors(config)) {
+    if (expected.layer >= 0) order.push_back(expected);
+  }
 
   DataFreeConvertSummary summary;
   summary.tag = quant::tag_name(form.tag);
@@ -123,7 +120,6 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
       checkpoint.release(name);
     consumed.clear();
   };
-  const model::GlobalTensorNames& global = model::global_tensor_names();
   // An unquantized linear (excluded, or the lm_head), declared as one to the saver.
   auto add_float_linear = [&](const std::string& module, const std::string& weight_name) {
     const at::Tensor weight = read(weight_name);
@@ -142,8 +138,7 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     const std::string& module = expected.module;
     // Routers stay float by role (data-free conversion has no pattern to ask otherwise).
     const bool keep_float = expected.spec != nullptr && !expected.spec->quantizable;
-    if (expected.role == model::TensorRole::Head ||
-        (linear_weight && (keep_float || name_matches_any(module, options.exclude)))) {
+    if (linear_weight && (keep_float || name_matches_any(module, options.exclude))) {
       add_float_linear(module, expected.name);
       progress.advance();
       continue;
@@ -164,31 +159,9 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     release_consumed();
     progress.advance();
   }
-  if (output->writes_tied_weights_twice() && config.tie_word_embeddings &&
-      !checkpoint.contains(global.lm_head)) {
-    output->add_float_linear(global.lm_head_module, checkpoint.tensor(global.embedding),
-                             std::nullopt);
-    ++summary.float_tensors;
-  }
-  for (const auto& name : checkpoint.names()) {
-    if (covered.count(name) || (name.size() > 5 && name.rfind(".bias") == name.size() - 5 &&
-                                covered.count(name.substr(0, name.size() - 5) + ".weight"))) {
-      continue;
-    }
-    if (name == std::string(global.lm_head_module) + ".bias" &&
-        checkpoint.contains(global.lm_head)) {
-      continue;  // written with lm_head.weight
-    }
-    spdlog::info("{}: not read by the {} architecture; copied unchanged", name,
-                 config.architecture);
-    if (name == global.lm_head) {  // a tied checkpoint that stores its lm_head anyway
-      add_float_linear(global.lm_head_module, name);
-      continue;
-    }
-    output->add_float(name, read(name));
-    ++summary.float_tensors;
-    release_consumed();
-  }
+  const NonLayerCounts tail = write_non_layer_tensors(checkpoint, config, *output);
+  summary.float_tensors += tail.float_tensors;
+  summary.input_bytes += tail.input_bytes;
   progress.finish();
   summary.files = output->finish();
   return summary;

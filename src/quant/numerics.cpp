@@ -1065,4 +1065,14 @@ at::Tensor fake_quantize_weight(const std::string& name, const at::Tensor& weigh
   SLIM_INTERNAL_ASSERT(false, "unknown QDtype");
 }
 
+const char* numerics_name(Numerics numerics) {
+  return numerics == Numerics::Precise ? "precise" : "msmodelslim";
+}
+
+Numerics parse_numerics(const std::string& name) {
+  if (name == "precise") return Numerics::Precise;
+  if (name == "msmodelslim") return Numerics::MsModelSlim;
+  SLIM_FAIL("numerics: expected precise or msmodelslim, found ", quote(name));
+}
+
 }  // namespace slim::quant

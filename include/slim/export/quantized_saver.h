@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "slim/quant/scheme.h"
@@ -53,6 +54,8 @@ struct QuantizedSaveOptions {
   bool overwrite = false;
   uint64_t shard_bytes = uint64_t{4} << 30;  // largest weights file; 0: one file
   std::string model_path;                    // source directory: config/tokenizer files copied
+  // More files (name relative to save_path, contents), e.g. the resolved best-practice YAML.
+  std::vector<std::pair<std::string, std::string>> extra_files;
 };
 
 // "ascendv1" or "compressed-tensors"; anything else is an error listing them.

@@ -17,6 +17,10 @@ namespace slim::io {
 enum class DatasetUse { Calibration, Evaluation };
 
 std::vector<std::string> load_text_dataset(const std::string& path, DatasetUse use);
+// The same for contents already in memory; `path` names them in messages and its extension says
+// the layout.
+std::vector<std::string> parse_text_dataset(const std::string& contents, const std::string& path,
+                                            DatasetUse use);
 
 // Byte offset -> 1-based line number in `text` (for error messages).
 size_t line_of_offset(const std::string& text, size_t offset);

@@ -17,6 +17,12 @@
 
 namespace slim::quant {
 
+// Rounding conventions (docs/quantization.md): Precise (fp32 arithmetic, the better scale rule)
+// or MsModelSlim (the reference's arithmetic, bit for bit).
+enum class Numerics { Precise, MsModelSlim };
+const char* numerics_name(Numerics numerics);  // "precise" | "msmodelslim"
+Numerics parse_numerics(const std::string& name);
+
 // ------------------------------------------------------------------ integer and FP8 parameters
 
 // Signed code range: int8 [-128, 127], int4 [-8, 7].

@@ -1,0 +1,100 @@
+// Processors: the algorithms of a quantization pipeline (spec msmodelslim-v1.md §3.3), one per
+// YAML `type`, one file each under src/algo/, created through the registry below.
+//
+// A runner (slim/pipeline/quantize.h) drives every processor over the decoder layers, one layer
+// at a time and in config order:
+//
+//   pre_run(run)                      once, before the first layer
+//   for each layer:
+//     for each processor p:
+//       p.preprocess(unit)            install hooks, transform weights
+//       calibration forward           every sample through the layer (skipped when data-free),
+//                                     p's hooks observing
+//       p.postprocess(unit)           compute parameters, deploy quantized linears
+//     forward as deployed             the layer's outputs become the next layer's inputs
+//   post_run(run)                     once, after the last layer (warnings, reports)
+//
+// So processor j on layer k sees layer k as processors 1..j-1 left it, and layer k+1 is
+// calibrated on what the deployed layer k produces. A processor never knows the output format:
+// it leaves quantized linears as quant::DeployedLinear records in the unit, float weights in the
+// layer; the runner hands both to the saver.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "slim/io/model_config.h"
+#include "slim/model/decoder.h"
+#include "slim/pipeline/quant_config.h"
+#include "slim/quant/numerics.h"
+#include "slim/quant/scheme.h"
+
+namespace slim::algo {
+
+// What a run shares with its processors.
+struct RunContext {
+  const io::ModelConfig* config = nullptr;
+  quant::Numerics numerics = quant::Numerics::Precise;
+  // The checkpoint dtype (config.json torch_dtype; bf16 when absent): deployed records' dtype.
+  at::ScalarType model_dtype = at::kBFloat16;
+  c10::Device device = c10::Device(c10::kCPU);
+  // The stored dtype of a float tensor of the checkpoint (weights are computed in fp32 in the
+  // layer; msModelSlim numerics quantize them in this dtype).
+  std::function<at::ScalarType(const std::string& tensor)> stored_dtype;
+  // Warnings a processor wants in the run summary (patterns that matched nothing, uncalibrated
+  // experts); also logged when added.
+  std::vector<std::string>* warnings = nullptr;
+  void warn(const std::string& message) const;
+};
+
+// One decoder layer being processed.
+struct LayerUnit {
+  model::DecoderLayer* layer = nullptr;
+  // The calibration inputs of the layer, one [1, seq, hidden] tensor per sample (empty on a
+  // data-free pass).
+  const std::vector<at::Tensor>* inputs = nullptr;
+  // Quantized linears of this layer, by module name, as processors deployed them: the saver
+  // writes these; every other linear of the layer is written from its float weight.
+  std::map<std::string, quant::DeployedLinear>* deployed = nullptr;
+};
+
+// What `slim quant --dry_run` prints for one linear.
+struct LinearPlan {
+  std::string module;                       // "model.layers.0.self_attn.q_proj"
+  std::vector<std::string> processors;      // types that touch it, in order
+  std::optional<quant::DeployedForm> form;  // the form it is saved in; none: FLOAT
+};
+
+class Processor {
+ public:
+  virtual ~Processor() = default;
+  virtual std::string type() const = 0;
+  // True: needs no calibration forward (the runner runs none for it).
+  virtual bool is_data_free() const = 0;
+
+  virtual void pre_run(const RunContext& run) {}
+  virtual void preprocess(const RunContext& run, LayerUnit& unit) {}
+  virtual void postprocess(const RunContext& run, LayerUnit& unit) {}
+  virtual void post_run(const RunContext& run) {}
+
+  // Adds itself to `plan` when it would touch the linear (and sets the form when it quantizes
+  // it), without running anything.
+  virtual void describe(LinearPlan& plan) const = 0;
+  // The deployed forms this processor may produce (checked against the saver before any work).
+  virtual std::vector<quant::DeployedForm> forms() const = 0;
+};
+
+// Creates the processor of `config.type`, validating its keys (unknown keys, bad values: errors
+// naming config.path). A type Slim does not implement is refused naming it and listing
+// processor_types().
+std::unique_ptr<Processor> make_processor(const pipeline::ProcessorConfig& config);
+// The implemented types, in registry order.
+std::vector<std::string> processor_types();
+
+}  // namespace slim::algo

@@ -1,0 +1,260 @@
+// `linear_quant` (spec msmodelslim-v1.md §2.4, §2.6, §3.7): min/max (round-to-nearest)
+// quantization of the selected linears of each decoder layer, with an activation and a weight
+// QConfig. Static activations (W8A8, W8A8_MIX) are observed per tensor during the calibration
+// forward; every other form is data-free. Each selected linear is then deployed (a
+// quant::DeployedLinear record) and runs as deployed for the rest of the layer's passes.
+#include <ATen/ATen.h>
+
+#include <map>
+#include <set>
+
+#include "algo/processors.h"
+#include "slim/core/error.h"
+#include "slim/core/name_match.h"
+#include "slim/core/yaml_fields.h"
+#include "slim/model/deployed_computation.h"
+#include "slim/quant/deployed_forms.h"
+#include "slim/quant/observer.h"
+
+namespace slim::algo {
+
+namespace {
+
+using Aggregation = quant::ActPerTensorMinMaxObserver::Aggregation;
+
+// Observes the (transformed) input of one linear during the calibration forward.
+class InputObserver : public model::LinearHook {
+ public:
+  InputObserver(const std::string& name, Aggregation aggregation) : observer(name, aggregation) {}
+  void observe(const model::Linear& linear, const at::Tensor& input,
+               const at::Tensor& output) override {
+    observer.update(input);
+  }
+  quant::ActPerTensorMinMaxObserver observer;
+};
+
+struct Observed {
+  model::HookHandle handle;
+  std::shared_ptr<InputObserver> hook;
+};
+
+class LinearQuant : public Processor {
+ public:
+  LinearQuant(std::string path, quant::DeployedForm form, Aggregation aggregation,
+              std::vector<std::string> include, std::vector<std::string> exclude)
+      : path_(std::move(path)),
+        form_(form),
+        aggregation_(aggregation),
+        include_(std::move(include)),
+        exclude_(std::move(exclude)) {}
+
+  std::string type() const override { return "linear_quant"; }
+  bool is_data_free() const override { return !static_activations(); }
+  std::vector<quant::DeployedForm> forms() const override { return {form_}; }
+
+  void describe(LinearPlan& plan) const override {
+    if (!selected(plan.module)) return;
+    plan.processors.push_back(type());
+    plan.form = form_;
+  }
+
+  void preprocess(const RunContext& run, LayerUnit& unit) override {
+    observed_.clear();
+    for (model::Linear* linear : unit.layer->linears()) {
+      if (!selected(linear->name())) continue;
+      note_match(linear->name());
+      SLIM_CHECK(linear->has_float_weight(), path_, ": linear ", linear->name(),
+                 " is already quantized (a processor before this one, or a quantized "
+                 "checkpoint); linear_quant needs float weights");
+      if (!static_activations()) continue;
+      auto hook = std::make_shared<InputObserver>(linear->name(), aggregation_);
+      observed_[linear->name()] = {linear->add_hook(hook), hook};
+    }
+  }
+
+  void postprocess(const RunContext& run, LayerUnit& unit) override {
+    const std::map<std::string, quant::MinMax> ranges = activation_ranges(run, unit);
+    for (model::Linear* linear : unit.layer->linears()) {
+      if (!selected(linear->name())) continue;
+      if (auto it = observed_.find(linear->name()); it != observed_.end())
+        linear->remove_hook(it->second.handle);
+      quant::DeployedLinear record = deploy(run, *linear, ranges);
+      linear->set_stored_computation(model::deployed_computation(record, run.device));
+      (*unit.deployed)[linear->name()] = std::move(record);
+    }
+    observed_.clear();
+  }
+
+  void post_run(const RunContext& run) override {
+    for (const auto* patterns : {&include_, &exclude_}) {
+      for (const auto& pattern : *patterns) {
+        if (!matched_patterns_.count(pattern)) {
+          run.warn(path_ + ": pattern " + quote(pattern) + " (" +
+                   (patterns == &include_ ? "include" : "exclude") +
+                   ") matched no linear of any decoder layer");
+        }
+      }
+    }
+  }
+
+ private:
+  bool static_activations() const {
+    return quant::deployed_form_spec(form_.tag).activations == quant::Activations::Static;
+  }
+  bool selected(const std::string& module) const {
+    return name_matches_any(module, include_) && !name_matches_any(module, exclude_);
+  }
+  void note_match(const std::string& module) {
+    for (const auto* patterns : {&include_, &exclude_}) {
+      for (const auto& pattern : *patterns) {
+        if (name_matches(module, pattern)) matched_patterns_.insert(pattern);
+      }
+    }
+  }
+
+  // The per-tensor activation min/max of every observed linear. A routed expert that no
+  // calibration token reached borrows the union of the ranges its siblings of the same role saw
+  // (the same tokens' states feed every expert of a role), and is reported by name.
+  std::map<std::string, quant::MinMax> activation_ranges(const RunContext& run,
+                                                         LayerUnit& unit) const {
+    std::map<std::string, quant::MinMax> ranges;
+    std::map<std::string, quant::MinMax> by_role;
+    std::vector<const model::Linear*> unreached;
+    for (model::Linear* linear : unit.layer->linears()) {
+      auto it = observed_.find(linear->name());
+      if (it == observed_.end()) continue;
+      const auto& observer = it->second.hook->observer;
+      if (observer.count() == 0) {
+        unreached.push_back(linear);
+        continue;
+      }
+      quant::MinMax range = observer.get();
+      ranges[linear->name()] = range;
+      auto [role, inserted] = by_role.emplace(linear->role(), range);
+      if (!inserted) {
+        role->second.min = at::minimum(role->second.min, range.min);
+        role->second.max = at::maximum(role->second.max, range.max);
+      }
+    }
+    std::string names;
+    for (const model::Linear* linear : unreached) {
+      auto role = by_role.find(linear->role());
+      SLIM_CHECK(linear->expert() >= 0 && role != by_role.end(), path_, ": no calibration token ",
+                 "reached linear ", linear->name(),
+                 ", so its static activation range is unknown (more or longer calibration "
+                 "samples, or exclude it)");
+      ranges[linear->name()] = role->second;
+      names += (names.empty() ? "" : ", ") + linear->name();
+    }
+    if (!unreached.empty()) {
+      run.warn(str(path_, ": layer ", unit.layer->index, ": ", unreached.size(),
+                   " experts received no calibration token; their activation ranges are the "
+                   "union of their siblings' of the same role: ",
+                   names));
+    }
+    return ranges;
+  }
+
+  quant::DeployedLinear deploy(const RunContext& run, const model::Linear& linear,
+                               const std::map<std::string, quant::MinMax>& ranges) const {
+    const std::string& name = linear.name();
+    // The layer computes in fp32; msModelSlim's arithmetic runs in the checkpoint's dtype (the
+    // round trip through fp32 is exact for weights no processor changed).
+    const bool reference = run.numerics == quant::Numerics::MsModelSlim;
+    at::Tensor weight = linear.weight();
+    if (reference) weight = weight.to(run.stored_dtype(name + ".weight"));
+    std::optional<at::Tensor> bias = linear.bias();
+    if (bias) bias = bias->to(run.stored_dtype(name + ".bias"));
+    std::optional<quant::QParams> act_params;
+    if (static_activations()) {
+      const quant::MinMax& range = ranges.at(name);
+      at::Tensor min = range.min.reshape({1});
+      at::Tensor max = range.max.reshape({1});
+      if (reference) {
+        min = min.to(run.model_dtype);
+        max = max.to(run.model_dtype);
+      } else {
+        min = min.to(at::kFloat);
+        max = max.to(at::kFloat);
+      }
+      act_params = quant::calculate_qparam(name + " (input)", min, max, form_.act);
+    }
+    return quant::deploy_linear(name, weight, bias, form_.act, form_.weight, act_params,
+                                run.model_dtype);
+  }
+
+  std::string path_;
+  quant::DeployedForm form_;
+  Aggregation aggregation_;
+  std::vector<std::string> include_;
+  std::vector<std::string> exclude_;
+  std::map<std::string, Observed> observed_;
+  std::set<std::string> matched_patterns_;
+};
+
+// The methods linear_quant computes; others belong to algorithms of their own.
+void check_method(const pipeline::QConfigSpec& spec, const std::string& path, bool act) {
+  if (spec.scheme.is_float()) {
+    SLIM_CHECK(spec.method == "none" || spec.method == "minmax", path,
+               ".method: float (unquantized) ", act ? "activations" : "weights",
+               " take method none, found ", quote(spec.method));
+    return;
+  }
+  if (spec.method == "minmax") return;
+  SLIM_FAIL(path, ".method: ", quote(spec.method),
+            " is not implemented in Slim yet (linear_quant computes minmax: round to nearest)");
+}
+
+}  // namespace
+
+std::unique_ptr<Processor> make_linear_quant(const pipeline::ProcessorConfig& config) {
+  const std::string& path = config.path;
+  check_keys(config.node, path, {"type", "qconfig", "include", "exclude"});
+  const std::string qpath = yaml_path(path, "qconfig");
+  const YAML::Node qconfig = config.node["qconfig"];
+  SLIM_CHECK(qconfig && !qconfig.IsNull(), qpath, ": required (act and weight QConfigs)",
+             yaml_line(config.node));
+  require_map(qconfig, qpath);
+  check_keys(qconfig, qpath, {"act", "weight"});
+  SLIM_CHECK(qconfig["weight"] && !qconfig["weight"].IsNull(), yaml_path(qpath, "weight"),
+             ": required", yaml_line(qconfig));
+
+  pipeline::QConfigSpec act_default;  // weight-only: float / per_tensor / sym / none
+  act_default.method = "none";
+  const pipeline::QConfigSpec act =
+      qconfig["act"] && !qconfig["act"].IsNull()
+          ? pipeline::parse_qconfig(qconfig["act"], yaml_path(qpath, "act"), act_default)
+          : act_default;
+  pipeline::QConfigSpec weight_default;
+  weight_default.scheme.dtype = quant::QDtype::Int8;
+  weight_default.scheme.scope = quant::QScope::PerChannel;
+  const pipeline::QConfigSpec weight =
+      pipeline::parse_qconfig(qconfig["weight"], yaml_path(qpath, "weight"), weight_default);
+  check_method(act, yaml_path(qpath, "act"), true);
+  check_method(weight, yaml_path(qpath, "weight"), false);
+
+  quant::DeployedForm form;
+  try {
+    form = {quant::select_deployed_tag(act.scheme, weight.scheme), act.scheme, weight.scheme};
+    quant::check_form(form);
+  } catch (const Error& error) {
+    SLIM_FAIL(qpath, ": activations ", act.scheme.to_string(), " with weights ",
+              weight.scheme.to_string(), ": ", error.what());
+  }
+  Aggregation aggregation = Aggregation::Max;
+  if (act.ext && act.ext.IsMap()) {
+    check_keys(act.ext, yaml_path(yaml_path(qpath, "act"), "ext"), {"aggregation_type"});
+    aggregation = quant::parse_aggregation(
+        yaml_string(act.ext, "aggregation_type", yaml_path(qpath, "act.ext"), "max"));
+  }
+  std::vector<std::string> include = yaml_string_list(config.node, "include", path, {"*"});
+  std::vector<std::string> exclude = yaml_string_list(config.node, "exclude", path, {});
+  for (const auto* patterns : {&include, &exclude}) {
+    for (const auto& pattern : *patterns)
+      expand_braces(pattern);  // syntax errors now, not at the first layer
+  }
+  return std::make_unique<LinearQuant>(path, form, aggregation, std::move(include),
+                                       std::move(exclude));
+}
+
+}  // namespace slim::algo

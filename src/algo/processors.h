@@ -1,0 +1,14 @@
+// The processor factories of src/algo/ (one file each), listed by registry.cpp. Internal to the
+// library: users go through slim/algo/processor.h.
+#pragma once
+
+#include <memory>
+
+#include "slim/algo/processor.h"
+
+namespace slim::algo {
+
+std::unique_ptr<Processor> make_linear_quant(const pipeline::ProcessorConfig& config);
+std::unique_ptr<Processor> make_group(const pipeline::ProcessorConfig& config);
+
+}  // namespace slim::algo

@@ -1,0 +1,409 @@
+#include "slim/pipeline/quantize.h"
+
+#include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include "pipeline/non_layer_tensors.h"
+#include "slim/core/error.h"
+#include "slim/core/files.h"
+#include "slim/core/progress.h"
+#include "slim/export/quantized_saver.h"
+#include "slim/io/dataset.h"
+#include "slim/io/safetensors.h"
+#include "slim/io/tokenizer/tokenizer.h"
+#include "slim/model/causal_lm.h"
+#include "slim/model/family.h"
+#include "slim/model/tensor_layout.h"
+#include "slim/quant/deployed_forms.h"
+
+namespace slim::pipeline {
+
+// The bundled calibration set (data/calib/sotu_calib.jsonl, compiled in by CMake).
+extern const char* const kBundledCalibJsonl;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Adds the seconds a scope takes to `total`.
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~PhaseTimer() { total_ += seconds_since(start_); }
+
+ private:
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// msModelSlim's built-in calibration sets (its lab_calib/), which Slim does not ship.
+constexpr const char* kReferenceCalibSets[] = {
+    "mix_calib.jsonl", "boolq.jsonl", "teacher_qualification.jsonl", "humaneval_x.jsonl",
+    "qwen3_cot.json", "ceval.jsonl", "gsm8k.jsonl"};
+
+struct SaveTarget {
+  std::string format;
+  uint64_t part_file_bytes;
+};
+
+SaveTarget save_target(const QuantConfig& config) {
+  if (config.save.empty()) {
+    spdlog::info("{}: spec.save is empty; writing the Ascend V1 format (ascendv1_saver)",
+                 config.origin);
+    return {"ascendv1", uint64_t{4} << 30};
+  }
+  SLIM_CHECK(config.save.size() == 1, config.origin, ": spec.save has ", config.save.size(),
+             " entries; Slim writes one format per run (one save entry)");
+  const SaveConfig& save = config.save[0];
+  if (save.type == "ascendv1_saver") return {"ascendv1", save.part_file_bytes};
+  if (save.type == "compressed_tensors") return {"compressed-tensors", save.part_file_bytes};
+  SLIM_FAIL(save.path, ".type: expected ascendv1_saver or compressed_tensors, found ",
+            quote(save.type));
+}
+
+std::string runner_of(const QuantConfig& config) {
+  const std::string& runner = config.runner;
+  if (runner == "auto" || runner == "layer_wise") return "layer_wise";
+  if (runner == "model_wise") return "model_wise";
+  if (runner == "dp_layer_wise") {
+    SLIM_FAIL(config.origin,
+              ": spec.runner dp_layer_wise (data-parallel over several devices) is not "
+              "implemented yet; use layer_wise or auto");
+  }
+  SLIM_FAIL(config.origin, ": spec.runner: expected auto, layer_wise, model_wise or "
+            "dp_layer_wise, found ", quote(runner));
+}
+
+std::vector<std::unique_ptr<algo::Processor>> make_processors(const QuantConfig& config) {
+  SLIM_CHECK(config.prior.empty(), config.origin,
+             ": spec.prior (stages before the main one, used by adapt_rotation) is not "
+             "supported yet");
+  SLIM_CHECK(!config.process.empty(), config.origin,
+             ": the config names no processors (spec.process is empty); nothing would be "
+             "quantized");
+  std::vector<std::unique_ptr<algo::Processor>> processors;
+  for (const auto& processor : config.process)
+    processors.push_back(algo::make_processor(processor));
+  return processors;
+}
+
+bool inside(const fs::path& path, const fs::path& directory) {
+  const fs::path child = fs::weakly_canonical(path);
+  const fs::path parent = fs::weakly_canonical(directory);
+  auto c = child.begin();
+  for (auto p = parent.begin(); p != parent.end(); ++p, ++c) {
+    if (p->empty()) continue;  // trailing separator
+    if (c == child.end() || *c != *p) return false;
+  }
+  return true;
+}
+
+c10::Device parse_device(const std::string& text) {
+  try {
+    c10::Device device(text);
+    SLIM_CHECK(device.is_cpu() || device.is_cuda(), "only cpu and cuda are supported");
+    return device;
+  } catch (const Error& error) {
+    SLIM_FAIL("--device: ", quote(text), ": ", error.what());
+  } catch (const std::exception& error) {
+    SLIM_FAIL("--device: expected cpu, cuda or cuda:<index>, found ", quote(text));
+  }
+}
+
+// One calibration sample as the layers see it.
+struct Sample {
+  at::Tensor hidden;  // [1, seq, hidden]
+  model::ForwardContext context;
+};
+
+// A non-finite layer output is located to the first module that produced it, by running the
+// sample again with a finiteness check on every linear's input and output.
+class FiniteCheck : public model::LinearHook {
+ public:
+  void observe(const model::Linear& linear, const at::Tensor& input,
+               const at::Tensor& output) override {
+    if (!found.empty()) return;
+    if (!at::isfinite(input).all().item<bool>()) {
+      found = "the input of " + linear.name();
+    } else if (!at::isfinite(output).all().item<bool>()) {
+      found = "the output of " + linear.name();
+    }
+  }
+  std::string found;
+};
+
+void check_finite_outputs(const model::CausalLM& lm, model::DecoderLayer& layer,
+                          std::vector<Sample>& samples, const std::vector<at::Tensor>& outputs,
+                          const char* pass) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (at::isfinite(outputs[i]).all().item<bool>()) continue;
+    auto check = std::make_shared<FiniteCheck>();
+    std::vector<model::HookHandle> handles;
+    for (model::Linear* linear : layer.linears())
+      handles.push_back(linear->add_hook(check));
+    lm.run_layer(layer, samples[i].hidden, samples[i].context);
+    for (size_t k = 0; k < handles.size(); ++k)
+      layer.remove_hook(handles[k]);
+    SLIM_FAIL("calibration sample ", i, ", decoder layer ", layer.index, " (", pass, "): NaN or Inf",
+              check->found.empty() ? std::string(" in the layer's output (norms or attention)")
+                                   : " in " + check->found,
+              "; the checkpoint or the calibration text make the model overflow");
+  }
+}
+
+std::vector<at::Tensor> forward_samples(const model::CausalLM& lm, model::DecoderLayer& layer,
+                                        std::vector<Sample>& samples, const char* pass) {
+  std::vector<at::Tensor> outputs;
+  outputs.reserve(samples.size());
+  for (Sample& sample : samples)
+    outputs.push_back(lm.run_layer(layer, sample.hidden, sample.context));
+  check_finite_outputs(lm, layer, samples, outputs, pass);
+  return outputs;
+}
+
+std::vector<at::Tensor> hidden_of(const std::vector<Sample>& samples) {
+  std::vector<at::Tensor> out;
+  out.reserve(samples.size());
+  for (const auto& sample : samples)
+    out.push_back(sample.hidden);
+  return out;
+}
+
+std::vector<Sample> tokenize_samples(const QuantizeOptions& options, const QuantConfig& config,
+                                     const model::CausalLM& lm, QuantizeSummary& summary) {
+  const std::string dataset = options.dataset.value_or(config.dataset);
+  std::vector<std::string> texts = load_calibration_texts(dataset);
+  if (options.calib_samples > 0) {
+    SLIM_CHECK(static_cast<int64_t>(texts.size()) >= options.calib_samples, "dataset ",
+               quote(dataset), " has ", texts.size(), " samples; --calib_samples asked for ",
+               options.calib_samples);
+    texts.resize(options.calib_samples);
+  }
+  SLIM_CHECK(!texts.empty(), "dataset ", quote(dataset), " has no calibration samples");
+  const auto tokenizer = io::load_tokenizer(options.model_path);
+  std::vector<Sample> samples;
+  // One sample at a time (batch 1, special tokens added, no padding), as msModelSlim feeds them.
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto ids = tokenizer->encode(texts[i], true);
+    SLIM_CHECK(!ids.empty(), "dataset ", quote(dataset), ": sample ", i, " has no tokens");
+    std::vector<int64_t> wide(ids.begin(), ids.end());
+    const at::Tensor tokens =
+        at::tensor(wide, at::kLong).reshape({1, static_cast<int64_t>(wide.size())});
+    Sample sample;
+    sample.hidden = lm.embed(tokens);
+    sample.context = lm.make_context(1, tokens.size(1));
+    summary.tokens += tokens.size(1);
+    samples.push_back(std::move(sample));
+  }
+  summary.samples = static_cast<int64_t>(samples.size());
+  return samples;
+}
+
+// Writes layer k in checkpoint-layout order: deployed records, float linears (excluded, routers),
+// norms, each float tensor in its stored dtype.
+void save_layer(const model::CausalLM& lm, const io::SafetensorsCheckpoint& checkpoint,
+                int64_t k, model::DecoderLayer& layer,
+                std::map<std::string, quant::DeployedLinear>& deployed,
+                exporter::QuantizedModelSaver& output, QuantizeSummary& summary) {
+  std::map<std::string, at::Tensor> floats;
+  for (auto& [name, tensor] : layer.tensors())
+    floats[name] = tensor;
+  auto stored = [&](const std::string& name) {
+    auto it = floats.find(name);
+    SLIM_INTERNAL_ASSERT(it != floats.end(), "layer tensor ", name, " missing");
+    return it->second.to(at::kCPU).to(checkpoint.tensor(name).scalar_type()).contiguous();
+  };
+  for (const auto& expected : model::expected_layer_tensors(lm.config(), k)) {
+    if (expected.role == model::TensorRole::Bias) continue;  // with its linear
+    if (expected.role != model::TensorRole::Linear) {
+      output.add_float(expected.name, stored(expected.name));
+      continue;
+    }
+    if (auto it = deployed.find(expected.module); it != deployed.end()) {
+      output.add_linear(it->second);
+      ++summary.quantized_linears;
+      continue;
+    }
+    std::optional<at::Tensor> bias;
+    if (floats.count(expected.module + ".bias")) bias = stored(expected.module + ".bias");
+    output.add_float_linear(expected.module, stored(expected.name), bias);
+    ++summary.float_linears;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> load_calibration_texts(const std::string& dataset) {
+  if (fs::exists(dataset)) return io::load_text_dataset(dataset, io::DatasetUse::Calibration);
+  for (const char* name : kReferenceCalibSets) {
+    if (fs::path(dataset).filename() == name) {
+      spdlog::warn(
+          "calibration set {}: msModelSlim's built-in set, which Slim does not ship; using "
+          "Slim's bundled public-domain set (128 State of the Union samples of ~512 tokens, "
+          "data/calib/sotu_calib.jsonl); pass --dataset to choose another",
+          dataset);
+      return io::parse_text_dataset(kBundledCalibJsonl, "bundled/sotu_calib.jsonl",
+                                    io::DatasetUse::Calibration);
+    }
+  }
+  SLIM_FAIL("calibration dataset ", quote(dataset),
+            ": no such file (a .jsonl, .json or .txt file; or mix_calib.jsonl for the bundled "
+            "set)");
+}
+
+std::vector<algo::LinearPlan> plan_quantization(const std::string& model_path,
+                                                const QuantConfig& config) {
+  const io::ModelConfig model_config = io::load_model_config(model_path);
+  const auto processors = make_processors(config);
+  std::vector<algo::LinearPlan> plans;
+  for (int64_t k = 0; k < model_config.num_hidden_layers; ++k) {
+    for (const auto& module : model::layer_modules(model_config, k)) {
+      if (!module.is_linear()) continue;
+      algo::LinearPlan plan;
+      plan.module = module.name;
+      for (const auto& processor : processors)
+        processor->describe(plan);
+      plans.push_back(std::move(plan));
+    }
+  }
+  return plans;
+}
+
+QuantizeSummary quantize_model(const QuantizeOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const QuantConfig& config = options.config;
+  QuantizeSummary summary;
+  summary.runner = runner_of(config);
+  summary.numerics =
+      options.numerics.value_or(config.numerics ? quant::parse_numerics(*config.numerics)
+                                                : quant::Numerics::Precise);
+  const SaveTarget target = save_target(config);
+  summary.format = target.format;
+  auto processors = make_processors(config);
+  bool data_free = true;
+  for (const auto& processor : processors)
+    data_free = data_free && processor->is_data_free();
+
+  SLIM_CHECK(fs::is_directory(options.model_path), "--model_path ", quote(options.model_path),
+             ": not a directory");
+  SLIM_CHECK(!inside(options.save_path, options.model_path), "--save_path ",
+             quote(options.save_path), " is inside --model_path ", quote(options.model_path),
+             "; choose a directory outside the model");
+  model::RuntimeOptions runtime;
+  runtime.device = parse_device(options.device);
+  double open_s = 0;
+  std::unique_ptr<model::CausalLM> lm;
+  {
+    PhaseTimer timer(open_s);
+    lm = model::CausalLM::open(options.model_path, runtime);
+  }
+  SLIM_CHECK(lm->source().format() == "huggingface", "--model_path ", quote(options.model_path),
+             ": ", lm->source().describe(),
+             " is not a float Hugging Face checkpoint; quantize the original model");
+  const io::ModelConfig& model_config = lm->config();
+  const auto checkpoint = io::SafetensorsCheckpoint::open(options.model_path);
+
+  exporter::QuantizedSaveOptions save;
+  save.save_path = options.save_path;
+  save.overwrite = options.overwrite;
+  save.shard_bytes = target.part_file_bytes;
+  save.model_path = options.model_path;
+  save.extra_files = options.extra_files;
+  const auto output = exporter::make_quantized_saver(target.format, save);
+  for (const auto& processor : processors) {
+    for (const auto& form : processor->forms()) {
+      try {
+        output->check(form);
+      } catch (const Error& error) {
+        SLIM_FAIL(config.origin, ": processor ", processor->type(), " deploys ",
+                  form.to_string(), ", which the ", target.format,
+                  " format cannot hold: ", error.what());
+      }
+    }
+  }
+
+  std::vector<std::string> warnings;
+  algo::RunContext run;
+  run.config = &model_config;
+  run.numerics = summary.numerics;
+  run.model_dtype = io::parse_torch_dtype_name(model_config.dtype).value_or(at::kBFloat16);
+  run.device = runtime.device;
+  run.stored_dtype = [&checkpoint](const std::string& name) {
+    SLIM_CHECK(checkpoint.contains(name), "checkpoint: missing tensor ", name);
+    return checkpoint.tensor(name).scalar_type();
+  };
+  run.warnings = &warnings;
+
+  std::vector<Sample> samples;
+  if (!data_free) {
+    PhaseTimer timer(summary.phases.calibration_s);
+    samples = tokenize_samples(options, config, *lm, summary);
+    spdlog::info("calibration: {} samples, {} tokens", summary.samples, summary.tokens);
+  }
+  if (summary.runner == "model_wise") {
+    PhaseTimer timer(summary.phases.load_s);
+    lm->keep_layers_resident();
+  }
+  summary.phases.load_s += open_s;
+
+  for (auto& processor : processors)
+    processor->pre_run(run);
+  const int64_t layers = model_config.num_hidden_layers;
+  Progress progress("quantize", layers, "layers");
+  for (int64_t k = 0; k < layers; ++k) {
+    model::DecoderLayer layer;
+    {
+      PhaseTimer timer(summary.phases.load_s);
+      layer = lm->load_layer(k);
+    }
+    std::map<std::string, quant::DeployedLinear> deployed;
+    const std::vector<at::Tensor> inputs = hidden_of(samples);
+    algo::LayerUnit unit{&layer, &inputs, &deployed};
+    for (auto& processor : processors) {
+      spdlog::debug("layer {}/{}: {}", k + 1, layers, processor->type());
+      {
+        PhaseTimer timer(summary.phases.parameters_s);
+        processor->preprocess(run, unit);
+      }
+      if (!processor->is_data_free() && !samples.empty()) {
+        PhaseTimer timer(summary.phases.calibration_s);
+        forward_samples(*lm, layer, samples, "calibration forward");
+      }
+      PhaseTimer timer(summary.phases.parameters_s);
+      processor->postprocess(run, unit);
+    }
+    layer.clear_hooks();
+    if (!samples.empty() && k + 1 < layers) {
+      PhaseTimer timer(summary.phases.calibration_s);
+      std::vector<at::Tensor> next = forward_samples(*lm, layer, samples, "deployed forward");
+      for (size_t i = 0; i < samples.size(); ++i)
+        samples[i].hidden = std::move(next[i]);
+    }
+    {
+      PhaseTimer timer(summary.phases.save_s);
+      save_layer(*lm, checkpoint, k, layer, deployed, *output, summary);
+    }
+    progress.advance();
+  }
+  progress.finish();
+  for (auto& processor : processors)
+    processor->post_run(run);
+  {
+    PhaseTimer timer(summary.phases.save_s);
+    write_non_layer_tensors(checkpoint, model_config, *output);
+    summary.files = output->finish();
+  }
+  summary.warnings = std::move(warnings);
+  summary.total_s = seconds_since(start);
+  return summary;
+}
+
+}  // namespace slim::pipeline
