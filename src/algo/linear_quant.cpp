@@ -219,12 +219,12 @@ std::unique_ptr<Processor> make_linear_quant(const pipeline::ProcessorConfig& co
   SLIM_CHECK(qconfig["weight"] && !qconfig["weight"].IsNull(), yaml_path(qpath, "weight"),
              ": required", yaml_line(qconfig));
 
-  pipeline::QConfigSpec act_default;  // weight-only: float / per_tensor / sym / none
-  act_default.method = "none";
-  const pipeline::QConfigSpec act =
+  pipeline::QConfigSpec act_default;  // weight-only: float / per_tensor / sym (method none)
+  pipeline::QConfigSpec act =
       qconfig["act"] && !qconfig["act"].IsNull()
           ? pipeline::parse_qconfig(qconfig["act"], yaml_path(qpath, "act"), act_default)
           : act_default;
+  if (act.scheme.is_float() && !(qconfig["act"] && qconfig["act"]["method"])) act.method = "none";
   pipeline::QConfigSpec weight_default;
   weight_default.scheme.dtype = quant::QDtype::Int8;
   weight_default.scheme.scope = quant::QScope::PerChannel;

@@ -20,6 +20,7 @@ CommandRunner add_eval_logits_command(CLI::App& eval);
 CommandRunner add_generate_command(CLI::App& app);
 CommandRunner add_convert_command(CLI::App& app);
 CommandRunner add_train_command(CLI::App& app);
+CommandRunner add_quant_command(CLI::App& app);
 
 // Exit codes shared by all commands.
 constexpr int kExitOk = 0;

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   add(slim::cli::add_generate_command);
   add(slim::cli::add_convert_command);
   add(slim::cli::add_train_command);
+  add(slim::cli::add_quant_command);
 
   try {
     app.parse(argc, argv);

@@ -8,8 +8,8 @@ namespace slim::model {
 
 namespace {
 
-// Runs the record as an engine would (the record owns the bias). Weight-only records keep their
-// dequantized operand once computed, as an engine keeps its packed weight: a resident layer
+// Runs the record as an engine would (the record owns the bias). Records keep their dequantized
+// weight operand once computed, as an engine keeps its packed weight: a resident layer
 // (generation) dequantizes once, not once per token.
 class DeployedComputation : public LinearHook {
  public:
@@ -18,9 +18,14 @@ class DeployedComputation : public LinearHook {
   }
 
   std::optional<at::Tensor> replace(const Linear&, const at::Tensor& input) override {
-    if (!quant::is_weight_only(record_.tag) || !input.defined() ||
-        !at::isFloatingType(input.scalar_type())) {
+    if (!input.defined() || !at::isFloatingType(input.scalar_type())) {
       return quant::deployed_linear_forward(record_, input);  // it reports bad input
+    }
+    if (!quant::is_weight_only(record_.tag)) {
+      if (!operand_.defined() || operand_.device() != input.device()) {
+        operand_ = quant::quantized_operand(record_, input.device());
+      }
+      return quant::quantized_forward(record_, operand_, input);
     }
     if (!operand_.defined() || operand_dtype_ != input.scalar_type() ||
         operand_.device() != input.device()) {

@@ -159,24 +159,35 @@ at::Tensor weight_only_forward(const DeployedLinear& record, const at::Tensor& o
   return y.to(dtype).reshape(out_shape);
 }
 
-at::Tensor deployed_linear_forward(const DeployedLinear& record, const at::Tensor& input,
-                                   MixStage mix_stage) {
-  record.validate();
+at::Tensor quantized_operand(const DeployedLinear& record, c10::Device device) {
+  return dequantize_weight(record, at::kDouble).to(device);
+}
+
+at::Tensor quantized_forward(const DeployedLinear& record, const at::Tensor& operand,
+                             const at::Tensor& input, MixStage mix_stage) {
   const Plan plan = plan_of(record, mix_stage);
   const std::vector<int64_t> out_shape = checked_output_shape(record, input);
-  if (plan.path == ActPath::Float) {
-    return weight_only_forward(
-        record, weight_only_operand(record, input.scalar_type(), input.device()), input);
-  }
+  SLIM_INTERNAL_ASSERT(plan.path != ActPath::Float, record.name, ": a weight-only form");
   const at::ScalarType dtype = input.scalar_type();
   const at::Tensor x = input.reshape({-1, record.in_features()});
   if (x.size(0) == 0) return at::zeros(out_shape, input.options());
   const QuantizedActivation a = quantize_activation(record, plan, x);
-  const at::Tensor w = dequantize_weight(record, at::kDouble).to(x.device());
-  at::Tensor y = at::matmul(a.values, w.t());
+  at::Tensor y = at::matmul(a.values, operand.t());
   if (a.scale.defined()) y = y.mul(a.scale);
   if (record.bias) y = y.add(record.bias->to(x.device(), at::kDouble));
   return y.to(dtype).reshape(out_shape);
+}
+
+at::Tensor deployed_linear_forward(const DeployedLinear& record, const at::Tensor& input,
+                                   MixStage mix_stage) {
+  record.validate();
+  const Plan plan = plan_of(record, mix_stage);
+  checked_output_shape(record, input);
+  if (plan.path == ActPath::Float) {
+    return weight_only_forward(
+        record, weight_only_operand(record, input.scalar_type(), input.device()), input);
+  }
+  return quantized_forward(record, quantized_operand(record, input.device()), input, mix_stage);
 }
 
 }  // namespace slim::quant

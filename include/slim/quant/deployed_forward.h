@@ -53,4 +53,11 @@ at::Tensor weight_only_operand(const DeployedLinear& record, at::ScalarType dtyp
 at::Tensor weight_only_forward(const DeployedLinear& record, const at::Tensor& operand,
                                const at::Tensor& input);
 
+// The same split for forms with quantized activations: the weight operand (dequantized in fp64)
+// computed once, the activations quantized on every call. quantized_forward(record,
+// quantized_operand(record, x.device), x) is exactly deployed_linear_forward(record, x).
+at::Tensor quantized_operand(const DeployedLinear& record, c10::Device device);
+at::Tensor quantized_forward(const DeployedLinear& record, const at::Tensor& operand,
+                             const at::Tensor& input, MixStage mix_stage = MixStage::Prefill);
+
 }  // namespace slim::quant

@@ -1,0 +1,276 @@
+// Whole-CLI runs of `slim quant`: practices and configs (V1, V0), the layer-wise runner with and
+// without calibration, the saved outputs evaluated from disk, and every bad input the command
+// refuses with a clear message before writing anything.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <ATen/ATen.h>
+
+#include "slim/core/files.h"
+#include "slim/io/safetensors.h"
+#include "slim_test_paths.h"
+#include "support/run_cli.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using slim::testing::run_slim;
+using slim::testing::TempDir;
+namespace fs = std::filesystem;
+
+const std::string kFixture = std::string(SLIM_SOURCE_DIR) + "/models/sotu-llama-13m";
+const std::string kCalib = std::string(SLIM_SOURCE_DIR) + "/data/calib/sotu_calib.jsonl";
+const std::string kEval = std::string(SLIM_SOURCE_DIR) + "/data/eval/sotu_2001_2021.txt";
+
+std::string quant(const std::string& save_path, const std::string& extra) {
+  return "quant --model_path '" + kFixture + "' --save_path '" + save_path + "' " + extra;
+}
+
+nlohmann::json description(const std::string& dir) {
+  return nlohmann::json::parse(slim::read_file(dir + "/quant_model_description.json"));
+}
+
+double ppl_of(const std::string& model, const TempDir& dir) {
+  const auto run = run_slim("eval ppl --model_path '" + model + "' --dataset '" + kEval +
+                                "' --seq_len 256 --max_chunks 4 --json",
+                            dir.file("eval.err"));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  if (run.exit_code != 0) return NAN;
+  return nlohmann::json::parse(run.out)["perplexity"].get<double>();
+}
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+TEST(QuantCli, W8A16IsTheDataFreeConversion) {
+  TempDir dir;
+  const auto run = run_slim(quant(dir.file("q"), "--model_type sotu-llama-13m --quant_type w8a16 "
+                                                 "--numerics msmodelslim"),
+                            dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("42 linears quantized"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("0 samples"), std::string::npos) << run.out;  // data-free: no forward
+  const auto convert = run_slim("convert --model_path '" + kFixture + "' --save_path '" +
+                                    dir.file("c") + "' --format ascendv1 --scheme w8a16",
+                                dir.file("err"));
+  ASSERT_EQ(convert.exit_code, 0) << convert.err;
+  // The same records through a different pipeline: the same bytes.
+  for (const char* file : {"quant_model_weights-00001-of-00001.safetensors",
+                           "quant_model_description.json"}) {
+    EXPECT_EQ(slim::read_file(dir.file(std::string("q/") + file)),
+              slim::read_file(dir.file(std::string("c/") + file)))
+        << file;
+  }
+  // The resolved practice is saved beside the weights.
+  const std::string practice = slim::read_file(dir.file("q/sotu-llama-13m_best_practice.yaml"));
+  EXPECT_NE(practice.find("llama-w8a16"), std::string::npos) << practice;
+}
+
+TEST(QuantCli, StaticW8A8CalibratesAndTheSavedOutputRuns) {
+  TempDir dir;
+  const auto run = run_slim(quant(dir.file("q"), "--config_path default-w8a8-static --dataset '" +
+                                                     kCalib + "' --calib_samples 4 --debug"),
+                            dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("4 samples"), std::string::npos) << run.out;
+  const auto json = description(dir.file("q"));
+  EXPECT_EQ(json["model_quant_type"], "W8A8");
+  EXPECT_EQ(json["model.layers.0.self_attn.q_proj.input_scale"], "W8A8");
+  EXPECT_EQ(json["model.layers.5.mlp.down_proj.deq_scale"], "W8A8");
+  EXPECT_EQ(json["lm_head.weight"], "FLOAT");
+  EXPECT_TRUE(fs::exists(dir.file("q/debug_info/debug_info.json")));
+  const double float_ppl = ppl_of(kFixture, dir);
+  const double quant_ppl = ppl_of(dir.file("q"), dir);
+  EXPECT_TRUE(std::isfinite(quant_ppl));
+  EXPECT_LT(std::abs(quant_ppl / float_ppl - 1), 0.05) << float_ppl << " vs " << quant_ppl;
+}
+
+TEST(QuantCli, V0ConfigsRunTranslated) {
+  TempDir dir;
+  write(dir.file("v0.yaml"), R"(apiversion: modelslim_v0
+metadata: {config_id: v0, label: {w_bit: 8, a_bit: 8}}
+spec:
+  calib_cfg:
+    w_bit: 8
+    a_bit: 8
+    mm_tensor: False
+    disable_names: [lm_head, model.layers.0.mlp.down_proj]
+  calib_dataset: )" + kCalib + R"(
+)");
+  const auto run =
+      run_slim(quant(dir.file("q"), "--config_path '" + dir.file("v0.yaml") + "' --calib_samples 2"),
+               dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto json = description(dir.file("q"));
+  EXPECT_EQ(json["model.layers.0.mlp.down_proj.weight"], "FLOAT");
+  EXPECT_EQ(json["model.layers.1.mlp.down_proj.input_offset"], "W8A8");
+  EXPECT_EQ(json["model.layers.0.mlp.up_proj.input_scale"], "W8A8");
+}
+
+TEST(QuantCli, DryRunPrintsThePlanAndWritesNothing) {
+  TempDir dir;
+  const auto run = run_slim(quant(dir.file("q"), "--config_path default-w8a8 --dry_run"),
+                            dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("apiversion: modelslim_v1"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("model.layers.5.mlp.down_proj"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("W8A8_DYNAMIC"), std::string::npos) << run.out;
+  EXPECT_FALSE(fs::exists(dir.file("q")));
+}
+
+struct BadInput {
+  std::string what;
+  std::string yaml;  // written to bad.yaml and passed as --config_path when not empty
+  std::string extra;
+  std::string message;
+};
+
+TEST(QuantCli, RefusesBadInputNamingIt) {
+  TempDir dir;
+  const std::string head = "apiversion: modelslim_v1\nspec:\n";
+  const std::string act = "act: {dtype: int8, scope: per_token}, ";
+  const std::vector<BadInput> cases = {
+      {"no processors", head + "  process: []\n", "", "names no processors"},
+      {"unknown processor", head + "  process: [{type: smooth_quantt}]\n", "",
+       "unknown processor 'smooth_quantt'; processors Slim has: linear_quant, group"},
+      {"not implemented", head + "  process: [{type: iter_smooth}]\n", "",
+       "'iter_smooth' (msModelSlim) is not implemented in Slim yet"},
+      {"unknown key", head + "  process:\n    - type: linear_quant\n      qconfig: {weight: {}}\n"
+                             "      inclde: ['*']\n",
+       "", "spec.process[0].inclde: unknown key"},
+      {"bad enum", head + "  process:\n    - type: linear_quant\n      qconfig: {" + act +
+                       "weight: {dtype: int7}}\n",
+       "", "spec.process[0].qconfig.weight.dtype"},
+      {"bad pair", head + "  process:\n    - type: linear_quant\n      qconfig: {act: {dtype: int8, "
+                          "scope: per_token, symmetric: false}, weight: {}}\n",
+       "", "spec.process[0].qconfig: activations int8 per_token asym"},
+      {"unknown spec key", head + "  proces: []\n", "", "spec.proces: unknown key"},
+      {"too few samples", "", "--config_path default-w8a8-static --dataset '" + kCalib +
+                                  "' --calib_samples 1000",
+       "has 128 samples; --calib_samples asked for 1000"},
+      {"missing dataset", "", "--config_path default-w8a8-static --dataset /nonexistent.jsonl",
+       "/nonexistent.jsonl"},
+      {"unknown model type, no tty", "", "--model_type NoSuchModel-7B --quant_type w8a16",
+       "stdin is not a terminal; pass --yes"},
+      {"both type and config", "", "--config_path default-w8a8 --quant_type w8a8",
+       "mutually exclusive"},
+      {"unsupported quant type", "", "--model_type sotu-llama-13m --quant_type w4a4",
+       "--quant_type 'w4a4'"},
+  };
+  for (const auto& c : cases) {
+    std::string extra = c.extra;
+    if (!c.yaml.empty()) {
+      write(dir.file("bad.yaml"), c.yaml);
+      extra += " --config_path '" + dir.file("bad.yaml") + "'";
+    }
+    const auto run = run_slim(quant(dir.file("q"), extra) + " </dev/null", dir.file("err"));
+    EXPECT_EQ(run.exit_code, 2) << c.what << ": " << run.err;
+    EXPECT_NE(run.err.find(c.message), std::string::npos) << c.what << ": " << run.err;
+    EXPECT_FALSE(fs::exists(dir.file("q"))) << c.what;
+  }
+  // A save path inside the model; a model directory without config.json.
+  auto run = run_slim("quant --model_path '" + kFixture + "' --save_path '" + kFixture +
+                          "/out' --config_path default-w8a16",
+                      dir.file("err"));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("is inside --model_path"), std::string::npos) << run.err;
+  fs::create_directories(dir.file("empty"));
+  run = run_slim("quant --model_path '" + dir.file("empty") + "' --save_path '" + dir.file("q") +
+                     "' --config_path default-w8a16",
+                 dir.file("err"));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("no config.json"), std::string::npos) << run.err;
+  // An unknown model type with --yes: the default pedigree, as msModelSlim does.
+  run = run_slim(quant(dir.file("q"), "--model_type NoSuchModel-7B --quant_type w8a16 --yes"),
+                 dir.file("err"));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("default pedigree"), std::string::npos) << run.err;
+}
+
+TEST(QuantCli, NaNInCalibrationIsNamed) {
+  TempDir dir;
+  ASSERT_EQ(run_slim("random-model --save_path '" + dir.file("m") + "' --vocab_size 32000",
+                     dir.file("err"))
+                .exit_code,
+            0);
+  // An Inf in layer 1's up_proj weight: its output overflows during the calibration forward.
+  {
+    const auto checkpoint = slim::io::SafetensorsCheckpoint::open(dir.file("m"));
+    slim::io::SafetensorsWriter writer(dir.file("m2"));
+    for (const auto& name : checkpoint.names()) {
+      at::Tensor tensor = checkpoint.tensor(name).clone();
+      if (name == "model.layers.1.mlp.up_proj.weight") tensor.index_put_({0, 0}, INFINITY);
+      writer.add(name, tensor);
+    }
+    writer.finish();
+  }
+  for (const auto& entry : fs::directory_iterator(dir.file("m"))) {
+    if (entry.path().extension() != ".safetensors")
+      fs::copy_file(entry.path(), fs::path(dir.file("m2")) / entry.path().filename());
+  }
+  const auto run = run_slim("quant --model_path '" + dir.file("m2") + "' --save_path '" +
+                                dir.file("q") + "' --config_path default-w8a8-static --dataset '" +
+                                kCalib + "' --calib_samples 2",
+                            dir.file("err"));
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_NE(run.err.find("decoder layer 1"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("model.layers.1.mlp.up_proj"), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(dir.file("q")));
+}
+
+TEST(QuantCli, UncalibratedExpertsAreReportedAndGetFiniteScales) {
+  TempDir dir;
+  ASSERT_EQ(run_slim("random-model --arch Qwen3MoeForCausalLM --save_path '" + dir.file("m") +
+                         "' --vocab_size 32000 --num_experts 16 --num_experts_per_tok 1 "
+                         "--layers 2",
+                     dir.file("err"))
+                .exit_code,
+            0);
+  write(dir.file("one.jsonl"), "{\"inputs_pretokenized\": \"Hi\"}\n");
+  const auto run = run_slim("quant --model_path '" + dir.file("m") + "' --save_path '" +
+                                dir.file("q") + "' --config_path qwen3-moe-w8a8-static --dataset '" +
+                                dir.file("one.jsonl") + "'",
+                            dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("experts received no calibration token"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("model.layers.0.mlp.experts."), std::string::npos) << run.out;
+  const auto json = description(dir.file("q"));
+  EXPECT_EQ(json["model.layers.0.mlp.gate.weight"], "FLOAT");  // the router stays float
+  // Every stored input scale is finite and positive.
+  const auto eval = run_slim("eval ppl --model_path '" + dir.file("q") + "' --dataset '" + kEval +
+                                 "' --seq_len 64 --max_chunks 2 --json",
+                             dir.file("err"));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_TRUE(std::isfinite(nlohmann::json::parse(eval.out)["perplexity"].get<double>()));
+}
+
+TEST(QuantCli, AnInterruptedRunLeavesNoOutput) {
+  TempDir dir;
+  const std::string command = std::string(SLIM_CLI_PATH) + " " +
+                              quant(dir.file("q"), "--config_path default-w8a8-static "
+                                                   "--dataset '" + kCalib + "'") +
+                              " >/dev/null 2>&1 & echo $!";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  int pid = 0;
+  ASSERT_EQ(std::fscanf(pipe, "%d", &pid), 1);
+  ::pclose(pipe);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ::kill(pid, SIGINT);
+  for (int i = 0; i < 50 && ::kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(fs::exists(dir.file("q/quant_model_description.json")));
+  EXPECT_FALSE(fs::exists(dir.file("q")));
+}
+
+}  // namespace
