@@ -163,8 +163,14 @@ std::vector<at::Tensor> forward_samples(const model::CausalLM& lm, model::Decode
                                         std::vector<Sample>& samples, const char* pass) {
   std::vector<at::Tensor> outputs;
   outputs.reserve(samples.size());
-  for (Sample& sample : samples)
-    outputs.push_back(lm.run_layer(layer, sample.hidden, sample.context));
+  for (size_t i = 0; i < samples.size(); ++i) {
+    try {
+      outputs.push_back(lm.run_layer(layer, samples[i].hidden, samples[i].context));
+    } catch (const Error& error) {
+      SLIM_FAIL("calibration sample ", i, ", decoder layer ", layer.index, " (", pass,
+                "): ", error.what());
+    }
+  }
   check_finite_outputs(lm, layer, samples, outputs, pass);
   return outputs;
 }
@@ -195,6 +201,12 @@ std::vector<Sample> tokenize_samples(const QuantizeOptions& options, const Quant
     const auto ids = tokenizer->encode(texts[i], true);
     SLIM_CHECK(!ids.empty(), "dataset ", quote(dataset), ": sample ", i, " has no tokens");
     std::vector<int64_t> wide(ids.begin(), ids.end());
+    const int64_t limit = lm.config().max_position_embeddings;
+    if (limit > 0 && static_cast<int64_t>(wide.size()) > limit) {
+      spdlog::warn("calibration sample {}: {} tokens, truncated to the model's {} positions", i,
+                   wide.size(), limit);
+      wide.resize(limit);
+    }
     const at::Tensor tokens =
         at::tensor(wide, at::kLong).reshape({1, static_cast<int64_t>(wide.size())});
     Sample sample;

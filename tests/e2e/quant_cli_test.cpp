@@ -206,6 +206,7 @@ TEST(QuantCli, NaNInCalibrationIsNamed) {
   // An Inf in layer 1's up_proj weight: its output overflows during the calibration forward.
   {
     const auto checkpoint = slim::io::SafetensorsCheckpoint::open(dir.file("m"));
+    fs::create_directories(dir.file("m2"));
     slim::io::SafetensorsWriter writer(dir.file("m2"));
     for (const auto& name : checkpoint.names()) {
       at::Tensor tensor = checkpoint.tensor(name).clone();
@@ -224,7 +225,8 @@ TEST(QuantCli, NaNInCalibrationIsNamed) {
                             dir.file("err"));
   EXPECT_EQ(run.exit_code, 2) << run.err;
   EXPECT_NE(run.err.find("decoder layer 1"), std::string::npos) << run.err;
-  EXPECT_NE(run.err.find("model.layers.1.mlp.up_proj"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("model.layers.1.mlp."), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("NaN or Inf"), std::string::npos) << run.err;
   EXPECT_FALSE(fs::exists(dir.file("q")));
 }
 
