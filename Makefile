@@ -45,14 +45,13 @@ test: build assets llama-cpp
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # The main job on the bundled default model, models/sotu-llama-13m (trained by `slim train`, see
-# its README): inspect it, measure its held-out perplexity and let it continue a sentence.
+# its README): `slim quant` in w8a16, w8a8 static, w8a8 dynamic and w4a16 into out/, then one
+# table of the saved outputs (size, perplexity, Δ vs float, KLD, time, peak RSS).
 DEMO_MODEL ?= models/sotu-llama-13m
+DEMO_OUT ?= out
 demo: build
 	$(BUILD_DIR)/slim inspect --model_path $(DEMO_MODEL)
-	$(BUILD_DIR)/slim eval ppl --model_path $(DEMO_MODEL) \
-	  --dataset data/eval/sotu_2001_2021.txt --seq_len 256 --batch_size 8
-	$(BUILD_DIR)/slim generate --model_path $(DEMO_MODEL) \
-	  --prompt "The state of the Union is" --max_new_tokens 40
+	SLIM=$(BUILD_DIR)/slim bash scripts/demo-quant.sh $(DEMO_MODEL) $(DEMO_OUT)
 
 # ---------------------------------------------------------------- fixtures
 # The training text (train split of the SOTU addresses, one per line), derived from the assets.
