@@ -34,6 +34,7 @@ struct ConvertCli {
   std::string scheme;
   int64_t group_size = 0;
   bool asym = false;
+  std::string numerics = "precise";
   std::vector<std::string> exclude;
   std::string part_file_size = "4GB";
 };
@@ -70,6 +71,7 @@ int convert_quantized(const ConvertCli& options) {
   convert.scheme = options.scheme;
   convert.group_size = options.group_size;
   convert.asym = options.asym;
+  convert.numerics = quant::parse_numerics(options.numerics);
   convert.exclude = options.exclude;
   convert.overwrite = options.overwrite;
   convert.shard_bytes = parse_size(options.part_file_size, "--part_file_size");
@@ -139,6 +141,14 @@ CommandRunner add_convert_command(CLI::App& app) {
   command->add_flag("--asym", options->asym,
                     "asymmetric integer weights (" + data_free_scheme_list(has_asym_form) +
                         "; w8a8_dynamic: per group only)");
+  command
+      ->add_option("--numerics", options->numerics,
+                   "ascendv1/compressed-tensors: rounding convention of the integer and fp8 "
+                   "codes: precise (fp32, scale amax/7.5 int4, amax/127.5 int8) or msmodelslim "
+                   "(msModelSlim's arithmetic bit for bit: weight-dtype rounding, amax/7, "
+                   "amax/127); docs/quantization.md \"Rounding conventions\"")
+      ->check(CLI::IsMember({"precise", "msmodelslim"}))
+      ->capture_default_str();
   command
       ->add_option("--exclude", options->exclude,
                    "module patterns to leave in float (e.g. '*down_proj' "

@@ -154,7 +154,7 @@ DataFreeConvertSummary data_free_convert(const DataFreeConvertOptions& options) 
     if (checkpoint.contains(module + ".bias")) bias = read(module + ".bias");
     const at::Tensor weight = read(expected.name);
     output->add_linear(quant::deploy_linear(module, weight, bias, form.act, form.weight,
-                                            std::nullopt, model_dtype));
+                                            std::nullopt, model_dtype, options.numerics));
     ++summary.quantized_linears;
     release_consumed();
     progress.advance();

@@ -146,6 +146,13 @@ struct RoundF16 {
   static float in(c10::Half v) { return static_cast<float>(v); }
   static float r(float v) { return static_cast<float>(c10::Half(v)); }
 };
+// Numerics::Precise: every value read as fp32, no rounding after an operation.
+struct RoundNone {
+  static float in(float v) { return v; }
+  static float in(c10::BFloat16 v) { return RoundBF16::in(v); }
+  static float in(c10::Half v) { return static_cast<float>(v); }
+  static float r(float v) { return v; }
+};
 inline float to_float_of(float v) {
   return v;
 }
@@ -246,12 +253,16 @@ bool quantize_groups(const T* x, const T* scale, const T* offset, int8_t* out, i
 // dtype's rounding after every operation (as calculate_qparam computes them with ATen), then the
 // codes while the group is in cache. One parallel region per weight. Scales/offsets are written
 // as fp32 (exact: they are values of the weight's dtype). Returns false on NaN/Inf.
+// `precise` (R = RoundNone): Numerics::Precise, symmetric scale amax / ((qmax − qmin) / 2),
+// asymmetric (max' − min') / (2^b − 1), all in fp32.
 template <typename T, typename R>
 bool quantize_weight_groups(const T* x, int64_t rows, int64_t cols, int64_t group, QDtype dtype,
-                            bool symmetric, int8_t* out, float* scales, float* offsets) {
+                            bool symmetric, bool precise, int8_t* out, float* scales,
+                            float* offsets) {
   const int64_t groups = cols / group;
   const float lo_code = static_cast<float>(qmin(dtype));
   const float hi_code = static_cast<float>(qmax(dtype));
+  const float half_range = (hi_code - lo_code) / 2.0f;  // 7.5 / 127.5, exact
   const float bound = dtype == QDtype::Int8 ? 255.0f : 15.0f;
   const float eps = FLT_EPSILON;  // 2^-23: exact in bf16 and fp16
   std::atomic<bool> finite{true};
@@ -273,7 +284,12 @@ bool quantize_weight_groups(const T* x, int64_t rows, int64_t cols, int64_t grou
         const float hi = std::max(mx, 0.0f);
         float scale;
         float offset = 0.0f;
-        if (symmetric) {
+        if (precise && symmetric) {
+          scale = std::max(std::max(-lo, hi) / half_range, eps);
+        } else if (precise) {
+          scale = std::max((hi - lo) / bound, eps);
+          offset = round_half_even(-lo / scale) + lo_code;
+        } else if (symmetric) {
           scale = std::max(R::r(std::max(-lo, hi) / hi_code), eps);
         } else {
           scale = std::max(R::r(R::r(hi / bound) - R::r(lo / bound)), eps);
@@ -451,7 +467,7 @@ int64_t qmax(QDtype dtype) {
 }
 
 QParams calculate_qparam(const std::string& name, const at::Tensor& min, const at::Tensor& max,
-                         const QScheme& scheme) {
+                         const QScheme& scheme, Numerics numerics) {
   SLIM_CHECK(is_integer(scheme.dtype) || scheme.dtype == QDtype::Fp8E4M3, "tensor ", quote(name),
              ": calculate_qparam handles int8, int4 and fp8_e4m3, not ", qdtype_name(scheme.dtype),
              " (MX formats use mx_quantize)");
@@ -469,9 +485,12 @@ QParams calculate_qparam(const std::string& name, const at::Tensor& min, const a
 
   // fp16 FP8 scales are computed in fp32: in fp16, amax/448 underflows to zero for
   // amax < 2^-14 (docs/quantization.md).
-  const at::ScalarType dtype = scheme.dtype == QDtype::Fp8E4M3 && min.scalar_type() == at::kHalf
-                                   ? at::kFloat
-                                   : min.scalar_type();
+  // Numerics::Precise: everything in fp32.
+  const bool precise = numerics == Numerics::Precise;
+  const at::ScalarType dtype =
+      precise || (scheme.dtype == QDtype::Fp8E4M3 && min.scalar_type() == at::kHalf)
+          ? at::kFloat
+          : min.scalar_type();
   const Arith a(dtype);
   const at::Tensor lo = at::clamp_max(a.in(min.to(dtype)), 0);  // min' = min(min, 0)
   const at::Tensor hi = at::clamp_min(a.in(max.to(dtype)), 0);  // max' = max(max, 0)
@@ -487,7 +506,16 @@ QParams calculate_qparam(const std::string& name, const at::Tensor& min, const a
   const double eps = static_cast<double>(FLT_EPSILON);  // 2^-23, exact in bf16 and fp16
   at::Tensor scale;
   at::Tensor offset;
-  if (scheme.symmetric) {
+  if (precise) {
+    const double bits_range = scheme.dtype == QDtype::Int8 ? 255.0 : 15.0;  // qmax − qmin
+    if (scheme.symmetric) {
+      scale = at::maximum(lo.neg(), hi).div(bits_range / 2.0).clamp_min(eps);
+      offset = at::zeros_like(scale);
+    } else {
+      scale = hi.sub(lo).div(bits_range).clamp_min(eps);
+      offset = at::round(lo.neg().div(scale)).add(static_cast<double>(qmin(scheme.dtype)));
+    }
+  } else if (scheme.symmetric) {
     scale =
         a.r(at::maximum(lo.neg(), hi).div(static_cast<double>(qmax(scheme.dtype)))).clamp_min(eps);
     offset = at::zeros_like(scale);
@@ -864,16 +892,18 @@ at::Tensor unpack_e2m1(const at::Tensor& packed) {
 
 namespace {
 
-QParams weight_qparams(const std::string& tensor, const at::Tensor& weight, const QScheme& scheme) {
+QParams weight_qparams(const std::string& tensor, const at::Tensor& weight, const QScheme& scheme,
+                       Numerics numerics) {
   const MinMax mm = scheme.scope == QScope::PerGroup
                         ? weight_minmax_per_group(tensor, weight, scheme.group_size)
                         : weight_minmax_per_channel(tensor, weight);
-  return calculate_qparam(tensor, mm.min, mm.max, scheme);
+  return calculate_qparam(tensor, mm.min, mm.max, scheme, numerics);
 }
 
 // Integer weights of fp32/bf16/fp16 in one pass; false for other dtypes (the ATen path).
+// Numerics::Precise reads the weight as fp32 and rounds nothing (RoundNone).
 bool quantize_weight_fused(const std::string& tensor, const at::Tensor& weight,
-                           const QScheme& scheme, DeployedLinear& d) {
+                           const QScheme& scheme, Numerics numerics, DeployedLinear& d) {
   const at::ScalarType t = weight.scalar_type();
   if (t != at::kFloat && t != at::kBFloat16 && t != at::kHalf) return false;
   const int64_t rows = weight.size(0);
@@ -894,10 +924,18 @@ bool quantize_weight_fused(const std::string& tensor, const at::Tensor& weight,
     using T = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
     using R = decltype(rounding);
     finite = quantize_weight_groups<T, R>(data, rows, cols, group, scheme.dtype, scheme.symmetric,
-                                          codes.data_ptr<int8_t>(), scale.data_ptr<float>(),
-                                          offset.data_ptr<float>());
+                                          std::is_same_v<R, RoundNone>, codes.data_ptr<int8_t>(),
+                                          scale.data_ptr<float>(), offset.data_ptr<float>());
   };
-  if (t == at::kFloat) {
+  if (numerics == Numerics::Precise) {
+    if (t == at::kFloat) {
+      run(w.data_ptr<float>(), RoundNone{});
+    } else if (t == at::kBFloat16) {
+      run(w.data_ptr<c10::BFloat16>(), RoundNone{});
+    } else {
+      run(w.data_ptr<c10::Half>(), RoundNone{});
+    }
+  } else if (t == at::kFloat) {
     run(w.data_ptr<float>(), RoundF32{});
   } else if (t == at::kBFloat16) {
     run(w.data_ptr<c10::BFloat16>(), RoundBF16{});
@@ -912,8 +950,9 @@ bool quantize_weight_fused(const std::string& tensor, const at::Tensor& weight,
 }
 
 // FP8 per-channel weights of fp32/bf16/fp16 in one pass; false for other dtypes (the ATen path).
+// Numerics::Precise: scales in fp32 for every dtype.
 bool quantize_fp8_weight_fused(const std::string& tensor, const at::Tensor& weight,
-                               DeployedLinear& d) {
+                               Numerics numerics, DeployedLinear& d) {
   const at::ScalarType t = weight.scalar_type();
   if (t != at::kFloat && t != at::kBFloat16 && t != at::kHalf) return false;
   SLIM_CHECK(weight.numel() > 0, "weight ", quote(tensor), " is empty");
@@ -927,6 +966,9 @@ bool quantize_fp8_weight_fused(const std::string& tensor, const at::Tensor& weig
   bool finite = true;
   if (t == at::kFloat) {
     finite = quantize_fp8_rows<float, RoundF32>(w.data_ptr<float>(), rows, cols, 1e-12f, c, sc);
+  } else if (t == at::kBFloat16 && numerics == Numerics::Precise) {
+    finite = quantize_fp8_rows<c10::BFloat16, RoundF32>(w.data_ptr<c10::BFloat16>(), rows, cols,
+                                                        1e-12f, c, sc);
   } else if (t == at::kBFloat16) {
     const float tiny = static_cast<float>(c10::BFloat16(1e-12f));
     finite = quantize_fp8_rows<c10::BFloat16, RoundBF16>(w.data_ptr<c10::BFloat16>(), rows, cols,
@@ -951,12 +993,18 @@ void check_weight(const std::string& tensor, const at::Tensor& weight) {
 
 }  // namespace
 
-DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
+DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight_in,
                              const std::optional<at::Tensor>& bias, const QScheme& act,
                              const QScheme& weight_scheme, const std::optional<QParams>& act_params,
-                             at::ScalarType model_dtype) {
+                             at::ScalarType model_dtype, Numerics numerics) {
   const std::string tensor = name + ".weight";
-  check_weight(tensor, weight);
+  check_weight(tensor, weight_in);
+  // Precise arithmetic is fp32: weights of other dtypes (fp64) are read as fp32.
+  const at::ScalarType wt = weight_in.scalar_type();
+  const at::Tensor weight =
+      numerics == Numerics::Precise && wt != at::kFloat && wt != at::kBFloat16 && wt != at::kHalf
+          ? weight_in.to(at::kFloat)
+          : weight_in;
   const DeployedForm form{select_deployed_tag(act, weight_scheme), act, weight_scheme};
   const char* tag = tag_name(form.tag);
 
@@ -989,13 +1037,14 @@ DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
       break;
     case QDtype::Int8:
     case QDtype::Int4:
-      if (quantize_weight_fused(tensor, weight, weight_scheme, d)) break;
+      if (quantize_weight_fused(tensor, weight, weight_scheme, numerics, d)) break;
       [[fallthrough]];
     case QDtype::Fp8E4M3: {
-      if (weight_scheme.dtype == QDtype::Fp8E4M3 && quantize_fp8_weight_fused(tensor, weight, d)) {
+      if (weight_scheme.dtype == QDtype::Fp8E4M3 &&
+          quantize_fp8_weight_fused(tensor, weight, numerics, d)) {
         break;
       }
-      const QParams params = weight_qparams(tensor, weight, weight_scheme);
+      const QParams params = weight_qparams(tensor, weight, weight_scheme, numerics);
       d.weight_codes = quantize_unchecked(tensor, weight, params);
       d.weight_scale = params.scale;
       d.weight_offset = params.offset;
@@ -1046,7 +1095,7 @@ at::Tensor dequantize_weight(const DeployedLinear& linear, std::optional<at::Sca
 }
 
 at::Tensor fake_quantize_weight(const std::string& name, const at::Tensor& weight,
-                                const QScheme& weight_scheme) {
+                                const QScheme& weight_scheme, Numerics numerics) {
   check_weight(name, weight);
   switch (weight_scheme.dtype) {
     case QDtype::Float:
@@ -1055,8 +1104,10 @@ at::Tensor fake_quantize_weight(const std::string& name, const at::Tensor& weigh
     case QDtype::Int8:
     case QDtype::Int4:
     case QDtype::Fp8E4M3: {
-      const QParams params = weight_qparams(name, weight, weight_scheme);
-      return dequantize(quantize_unchecked(name, weight, params), params).to(weight.scalar_type());
+      // Precise: fp32 codes of an fp32 view of the weight (fp64 weights included).
+      const at::Tensor w = numerics == Numerics::Precise ? weight.to(at::kFloat) : weight;
+      const QParams params = weight_qparams(name, w, weight_scheme, numerics);
+      return dequantize(quantize_unchecked(name, w, params), params).to(weight.scalar_type());
     }
     case QDtype::MxFp8:
     case QDtype::MxFp4:

@@ -153,6 +153,8 @@ TEST(SavedOutputs, DataFreeOutputsScoreAsTheirFakeQuantizedWeights) {
       options.format = c.format;
       options.scheme = c.scheme;
       options.group_size = c.group_size;
+      // deploy_linear and fake_quantize_weight below use their default, msModelSlim's numerics.
+      options.numerics = quant::Numerics::MsModelSlim;
       pipeline::data_free_convert(options);
 
       auto tensors = load_all(source);

@@ -103,6 +103,7 @@ TEST_P(DataFreeConvert, ReadsBackAsTheFakeQuantizedModel) {
   options.group_size = c.group_size;
   options.asym = c.asym;
   options.exclude = {"*.mlp.down_proj", "model.layers.{1}.self_attn.o_proj"};
+  EXPECT_EQ(options.numerics, quant::Numerics::Precise);  // the default
   const quant::DeployedForm form = form_of(c);
   const std::string refusal = refusal_of(c, dir_.file("scratch"));
   if (!refusal.empty()) {
@@ -145,7 +146,8 @@ TEST_P(DataFreeConvert, ReadsBackAsTheFakeQuantizedModel) {
   for (const auto& module : linears) {
     const quant::DeployedLinear record = linear(module);
     const at::Tensor original = source.tensor(module + ".weight");
-    const at::Tensor expected = quant::fake_quantize_weight(module, original, weight_scheme);
+    const at::Tensor expected =
+        quant::fake_quantize_weight(module, original, weight_scheme, options.numerics);
     const at::Tensor got = quant::dequantize_weight(record, original.scalar_type());
     EXPECT_TRUE(at::equal(got, expected)) << module;
     if (source.contains(module + ".bias")) {

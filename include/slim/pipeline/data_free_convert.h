@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "slim/quant/numerics.h"
+
 namespace slim::pipeline {
 
 struct DataFreeConvertOptions {
@@ -22,8 +24,11 @@ struct DataFreeConvertOptions {
   // channel weights, dynamic fp8 per-token activations), mxfp8, w4a8_mxfp, mxfp4 (blocks of 32).
   // Static-activation forms (w8a8, w8a8_mix) need calibration and are refused.
   std::string scheme;
-  int64_t group_size = 0;            // per-group weights; 0: the row's default (w4a16: 128)
-  bool asym = false;                 // asymmetric integer weights, where the form has them
+  int64_t group_size = 0;  // per-group weights; 0: the row's default (w4a16: 128)
+  bool asym = false;       // asymmetric integer weights, where the form has them
+  // Rounding convention of the codes (quant/numerics.h, docs/quantization.md "Rounding
+  // conventions"); MsModelSlim reproduces msModelSlim's files bit for bit.
+  quant::Numerics numerics = quant::Numerics::Precise;
   std::vector<std::string> exclude;  // module patterns left in float (spec §2.7 syntax)
   bool overwrite = false;
   uint64_t shard_bytes = uint64_t{4} << 30;  // ascendv1 part_file_size; compressed-tensors shard

@@ -17,8 +17,16 @@
 
 namespace slim::quant {
 
-// Rounding conventions (docs/quantization.md): Precise (fp32 arithmetic, the better scale rule)
-// or MsModelSlim (the reference's arithmetic, bit for bit).
+// Rounding conventions (docs/quantization.md, "Rounding conventions"):
+//   MsModelSlim: the reference's arithmetic, bit for bit (the dtype convention above; symmetric
+//     integer scale amax / qmax, asymmetric (max'/(2^b−1)) − (min'/(2^b−1)), each operation
+//     rounded to the weight's dtype).
+//   Precise: fp32 arithmetic whatever the dtype of the tensors given; symmetric integer scale
+//     amax / ((qmax − qmin) / 2) (amax/7.5 int4, amax/127.5 int8, compressed-tensors' rule),
+//     asymmetric scale (max' − min') / (2^b − 1) and zero-point round(−min'/scale) + qmin; codes
+//     clamp(round(x / scale + offset), qmin, qmax) with x/scale in fp32; scales returned as fp32.
+//     FP8 E4M3: the fp32 arithmetic of MsModelSlim on fp32 statistics (scale max(amax,1e-12)/448).
+//     MX formats: always fp32 (the same under both).
 enum class Numerics { Precise, MsModelSlim };
 const char* numerics_name(Numerics numerics);  // "precise" | "msmodelslim"
 Numerics parse_numerics(const std::string& name);
@@ -45,8 +53,9 @@ struct QParams {
 // computed in the dtype of `min` (fp8 scales of fp16 statistics in fp32, where amax/448 cannot
 // underflow). Throws naming `name` when min/max hold NaN or Inf, differ in shape, or the scheme is
 // not integer/fp8.
+// Numerics::Precise: see above (the parameters are fp32 whatever the dtype of min/max).
 QParams calculate_qparam(const std::string& name, const at::Tensor& min, const at::Tensor& max,
-                         const QScheme& scheme);
+                         const QScheme& scheme, Numerics numerics = Numerics::MsModelSlim);
 
 // §4.2: int8/int4: q = clamp(round(x / scale + offset), qmin, qmax) as int8 (round half to even);
 // fp8_e4m3: q = round_to_e4m3(clamp(x / scale, −448, 448)) as fp32 values on the E4M3 grid.
@@ -110,15 +119,17 @@ at::Tensor unpack_e2m1(const at::Tensor& packed);  // fp32 [O, 2·(I/2)]
 DeployedLinear deploy_linear(const std::string& name, const at::Tensor& weight,
                              const std::optional<at::Tensor>& bias, const QScheme& act,
                              const QScheme& weight_scheme, const std::optional<QParams>& act_params,
-                             at::ScalarType model_dtype);
+                             at::ScalarType model_dtype, Numerics numerics = Numerics::MsModelSlim);
 // The weight the record stands for: (codes − offset)·scale, codes·scale or codes·2^e, in `dtype`
 // (default: the record's model_dtype). Equal bit for bit to fake_quantize_weight of the original
 // weight when the weight's dtype is `dtype`. Computed in fp32 and rounded once to `dtype`; an
 // fp64 `dtype` is computed in fp64 (exact: codes have at most 9 significant bits, scales 24).
 at::Tensor dequantize_weight(const DeployedLinear& linear,
                              std::optional<at::ScalarType> dtype = std::nullopt);
-// The in-memory fake-quantized weight (min/max statistics), in the weight's dtype.
+// The in-memory fake-quantized weight (min/max statistics), in the weight's dtype; equal bit for
+// bit to dequantize_weight(deploy_linear(..., numerics), weight dtype).
 at::Tensor fake_quantize_weight(const std::string& name, const at::Tensor& weight,
-                                const QScheme& weight_scheme);
+                                const QScheme& weight_scheme,
+                                Numerics numerics = Numerics::MsModelSlim);
 
 }  // namespace slim::quant
