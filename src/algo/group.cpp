@@ -66,8 +66,8 @@ std::unique_ptr<Processor> make_group(const pipeline::ProcessorConfig& config) {
   for (size_t i = 0; i < configs.size(); ++i) {
     const std::string member_path = yaml_path(path, i);
     require_map(configs[i], member_path);
-    pipeline::ProcessorConfig member{yaml_string(configs[i], "type", member_path, ""),
-                                     configs[i], member_path};
+    pipeline::ProcessorConfig member{yaml_string(configs[i], "type", member_path, ""), configs[i],
+                                     member_path};
     SLIM_CHECK(!member.type.empty(), member_path, ": a processor needs a `type`",
                yaml_line(configs[i]));
     SLIM_CHECK(member.type != "group", member_path, ": groups do not nest");

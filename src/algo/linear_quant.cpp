@@ -177,10 +177,10 @@ class LinearQuant : public Processor {
         min = min.to(at::kFloat);
         max = max.to(at::kFloat);
       }
-      act_params = quant::calculate_qparam(name + " (input)", min, max, form_.act);
+      act_params = quant::calculate_qparam(name + " (input)", min, max, form_.act, run.numerics);
     }
     return quant::deploy_linear(name, weight, bias, form_.act, form_.weight, act_params,
-                                run.model_dtype);
+                                run.model_dtype, run.numerics);
   }
 
   std::string path_;

@@ -21,10 +21,11 @@ constexpr ProcessorEntry kProcessors[] = {
 
 // msModelSlim's processor types (spec §2.4) that Slim does not implement yet, so that a config
 // naming one is told it is known but not available, rather than misspelled.
-constexpr const char* kPlannedTypes[] = {
-    "dynamic_cache", "fa3_quant", "iter_smooth", "smooth_quant", "flex_smooth_quant",
-    "flex_awq_ssz", "awq", "kv_smooth", "quarot", "online_quarot", "adapt_rotation",
-    "autoround_quant", "float_sparse", "flatquant", "svd_res"};
+constexpr const char* kPlannedTypes[] = {"dynamic_cache", "fa3_quant",         "iter_smooth",
+                                         "smooth_quant",  "flex_smooth_quant", "flex_awq_ssz",
+                                         "awq",           "kv_smooth",         "quarot",
+                                         "online_quarot", "adapt_rotation",    "autoround_quant",
+                                         "float_sparse",  "flatquant",         "svd_res"};
 
 std::string type_list() {
   std::string out;
@@ -46,9 +47,9 @@ std::unique_ptr<Processor> make_processor(const pipeline::ProcessorConfig& confi
   }
   for (const char* planned : kPlannedTypes) {
     if (config.type == planned) {
-      SLIM_FAIL(config.path, ".type: processor ", quote(config.type),
-                " (msModelSlim) is not implemented in Slim yet; processors Slim has: ",
-                type_list());
+      SLIM_FAIL(
+          config.path, ".type: processor ", quote(config.type),
+          " (msModelSlim) is not implemented in Slim yet; processors Slim has: ", type_list());
     }
   }
   SLIM_FAIL(config.path, ".type: unknown processor ", quote(config.type),

@@ -132,8 +132,9 @@ int run_quant(const QuantCli& options) {
              "--trust_remote_code: expected True or False, found ",
              quote(options.trust_remote_code));
   if (options.trust_remote_code == "True") {
-    spdlog::info("--trust_remote_code True: accepted; Slim never executes code from a model "
-                 "directory (its architectures are built in)");
+    spdlog::info(
+        "--trust_remote_code True: accepted; Slim never executes code from a model "
+        "directory (its architectures are built in)");
   }
   SLIM_CHECK(fs::is_directory(options.model_path), "--model_path ", quote(options.model_path),
              ": not a readable directory");
@@ -166,8 +167,8 @@ int run_quant(const QuantCli& options) {
               options.save_path.c_str(), static_cast<long long>(summary.quantized_linears),
               static_cast<long long>(summary.float_linears), summary.format.c_str(),
               summary.runner.c_str(), quant::numerics_name(summary.numerics));
-  std::printf("  calibration: %lld samples, %lld tokens\n",
-              static_cast<long long>(summary.samples), static_cast<long long>(summary.tokens));
+  std::printf("  calibration: %lld samples, %lld tokens\n", static_cast<long long>(summary.samples),
+              static_cast<long long>(summary.tokens));
   std::printf("  time: load %s, calibration forward %s, parameters %s, save %s, total %s\n",
               format_duration(summary.phases.load_s).c_str(),
               format_duration(summary.phases.calibration_s).c_str(),

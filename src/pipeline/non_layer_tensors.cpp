@@ -49,8 +49,7 @@ NonLayerCounts write_non_layer_tensors(const io::SafetensorsCheckpoint& checkpoi
   }
   for (const auto& name : checkpoint.names()) {
     if (covered.count(name) ||
-        (ends_with(name, ".bias") &&
-         covered.count(name.substr(0, name.size() - 5) + ".weight"))) {
+        (ends_with(name, ".bias") && covered.count(name.substr(0, name.size() - 5) + ".weight"))) {
       continue;
     }
     if (name == std::string(global.lm_head_module) + ".bias" &&

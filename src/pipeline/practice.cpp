@@ -53,9 +53,8 @@ bool label_matches(const PracticeLabel& label, const QuantType& type) {
   std::optional<int> fa_bit;
   if (type.suffix == "f4") fa_bit = 4;
   if (type.suffix == "f8") fa_bit = 8;
-  return label.w_bit == type.w_bit && label.a_bit == type.a_bit &&
-         label.is_sparse == type.sparse && label.kv_cache == (type.suffix == "c8") &&
-         label.fa_bit == fa_bit;
+  return label.w_bit == type.w_bit && label.a_bit == type.a_bit && label.is_sparse == type.sparse &&
+         label.kv_cache == (type.suffix == "c8") && label.fa_bit == fa_bit;
 }
 
 Verdict check(const PracticeEntry& entry, const PracticeRequest& request, const QuantType& type) {
@@ -96,8 +95,8 @@ std::optional<PracticeChoice> search(const std::string& pedigree, const Practice
     }
     if (verdict == Verdict::Standby && !standby) {
       standby = PracticeChoice{entry.config, pedigree, true,
-                               "practice " + entry.config.metadata.config_id +
-                                   " is verified for " + request.model_type +
+                               "practice " + entry.config.metadata.config_id + " is verified for " +
+                                   request.model_type +
                                    " but not in a scenario with every requested tag"};
     }
   }
@@ -122,7 +121,8 @@ QuantType parse_quant_type(const std::string& text) {
   type.sparse = !match[4].str().empty();
   const auto names = supported_quant_types();
   SLIM_CHECK(std::find(names.begin(), names.end(), text) != names.end(), "--quant_type ",
-             quote(text), ": no bundled practice implements it yet (its processors are not in "
+             quote(text),
+             ": no bundled practice implements it yet (its processors are not in "
              "Slim yet); supported: ",
              supported, "; or pass --config_path");
   return type;
@@ -204,18 +204,19 @@ PracticeChoice resolve_practice(const PracticeRequest& request) {
   if (const auto known = model_pedigree(request.model_type)) {
     pedigree = *known;
   } else {
-    spdlog::warn("--model_type {}: not a model Slim has practices for; using the default "
-                 "pedigree (accuracy not verified)",
-                 quote(request.model_type));
+    spdlog::warn(
+        "--model_type {}: not a model Slim has practices for; using the default "
+        "pedigree (accuracy not verified)",
+        quote(request.model_type));
   }
   const bool given = request.quant_type.has_value();
   const QuantType type = parse_quant_type(request.quant_type.value_or("w8a8"));
   const bool is_default = pedigree == kDefaultPedigree;
   // Step 1 (and 1b, a STANDBY).
-  if (auto choice = search(pedigree, request, type, !given || is_default,
-                           given ? "the default pedigree's practice: accuracy not verified for " +
-                                       request.model_type
-                                 : "no --quant_type given: w8a8")) {
+  if (auto choice = search(
+          pedigree, request, type, !given || is_default,
+          given ? "the default pedigree's practice: accuracy not verified for " + request.model_type
+                : "no --quant_type given: w8a8")) {
     return *choice;
   }
   // Step 2: the default pedigree.
@@ -230,8 +231,8 @@ PracticeChoice resolve_practice(const PracticeRequest& request) {
   for (const auto& entry : practices_of(pedigree))
     seen += (seen.empty() ? "" : ", ") + entry.config.metadata.config_id;
   SLIM_FAIL("no practice for --model_type ", quote(request.model_type), " (pedigree ", pedigree,
-            ") and --quant_type ", type.text, "; practices of the pedigree: ",
-            seen.empty() ? "none" : seen, "; pass --config_path");
+            ") and --quant_type ", type.text,
+            "; practices of the pedigree: ", seen.empty() ? "none" : seen, "; pass --config_path");
 }
 
 }  // namespace slim::pipeline

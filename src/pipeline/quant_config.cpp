@@ -65,8 +65,7 @@ PracticeLabel parse_label(const YAML::Node& node, const std::string& path) {
 PracticeMetadata parse_metadata(const YAML::Node& node, const std::string& path) {
   PracticeMetadata metadata;
   if (!node || node.IsNull()) return metadata;
-  check_keys(node, path,
-             {"config_id", "score", "label", "verified_model_types", "verified_tags"});
+  check_keys(node, path, {"config_id", "score", "label", "verified_model_types", "verified_tags"});
   metadata.config_id = yaml_string(node, "config_id", path, metadata.config_id);
   SLIM_CHECK(metadata.config_id.size() <= 200, yaml_path(path, "config_id"),
              ": at most 200 characters, found ", metadata.config_id.size());
@@ -120,7 +119,8 @@ std::vector<SaveConfig> parse_save_list(const YAML::Node& node, const std::strin
     save.path = where;
     save.type = yaml_string(node[i], "type", where, "");
     if (save.type == "mindie_format_saver") {
-      SLIM_FAIL(yaml_path(where, "type"), ": mindie_format_saver (multimodal generation models) "
+      SLIM_FAIL(yaml_path(where, "type"),
+                ": mindie_format_saver (multimodal generation models) "
                 "is not supported; Slim saves ascendv1_saver or compressed_tensors");
     }
     yaml_choice(node[i], "type", where, {"ascendv1_saver", "compressed_tensors"}, "");
@@ -144,8 +144,7 @@ void parse_v1(QuantConfig& config, const YAML::Node& root) {
   config.runner = yaml_choice(spec, "runner", "spec",
                               {"auto", "model_wise", "layer_wise", "dp_layer_wise"}, "auto");
   if (spec["numerics"] && !spec["numerics"].IsNull()) {
-    config.numerics =
-        yaml_choice(spec, "numerics", "spec", {"precise", "msmodelslim"}, "precise");
+    config.numerics = yaml_choice(spec, "numerics", "spec", {"precise", "msmodelslim"}, "precise");
   }
   const YAML::Node prior = spec["prior"];
   if (prior && !prior.IsNull()) {
@@ -185,16 +184,37 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
   const YAML::Node calib = root["calib_cfg"];
   YAML::Node cfg = calib && !calib.IsNull() ? calib : YAML::Node(YAML::NodeType::Map);
   check_keys(cfg, calib_path,
-             {"w_bit", "a_bit", "disable_names", "act_method", "mm_tensor", "w_sym", "w_method",
-              "is_dynamic", "use_kvcache_quant", "pdmix", "group_size", "is_lowbit", "co_sparse",
-              "disable_last_linear", "use_fa_quant", "fa_amp", "dev_type", "dev_id", "pr",
-              "open_outlier", "percdamp", "fraction", "nonuniform", "do_smooth", "use_sigma",
+             {"w_bit",
+              "a_bit",
+              "disable_names",
+              "act_method",
+              "mm_tensor",
+              "w_sym",
+              "w_method",
+              "is_dynamic",
+              "use_kvcache_quant",
+              "pdmix",
+              "group_size",
+              "is_lowbit",
+              "co_sparse",
+              "disable_last_linear",
+              "use_fa_quant",
+              "fa_amp",
+              "dev_type",
+              "dev_id",
+              "pr",
+              "open_outlier",
+              "percdamp",
+              "fraction",
+              "nonuniform",
+              "do_smooth",
+              "use_sigma",
               "sigma_factor"});
   const int64_t w_bit = yaml_int(cfg, "w_bit", calib_path, 8);
   const int64_t a_bit = yaml_int(cfg, "a_bit", calib_path, 8);
   SLIM_CHECK(w_bit == 8 || w_bit == 4, "calib_cfg.w_bit: expected 4 or 8, found ", w_bit);
-  SLIM_CHECK(a_bit == 16 || a_bit == 8 || a_bit == 4, "calib_cfg.a_bit: expected 4, 8 or 16, found ",
-             a_bit);
+  SLIM_CHECK(a_bit == 16 || a_bit == 8 || a_bit == 4,
+             "calib_cfg.a_bit: expected 4, 8 or 16, found ", a_bit);
   SLIM_CHECK(!yaml_bool(cfg, "co_sparse", calib_path, false),
              "calib_cfg.co_sparse: sparse quantization (W8A8S) is not implemented in Slim yet");
   SLIM_CHECK(!yaml_bool(cfg, "is_lowbit", calib_path, false),
@@ -219,17 +239,17 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
   } else if (dynamic) {
     act = qconfig_node(a_bit == 4 ? "int4" : "int8", "per_token", true, "minmax");
   } else {
-    SLIM_CHECK(act_method != 3, "calib_cfg.act_method: 3 (per-layer automatic choice between "
+    SLIM_CHECK(act_method != 3,
+               "calib_cfg.act_method: 3 (per-layer automatic choice between "
                "histogram and min-max) is not implemented in Slim");
     act = qconfig_node("int8", "per_tensor", false, act_method == 2 ? "histogram" : "minmax");
   }
   // V0 quantizes 4-bit weight-only per group (its W4A16 presets); otherwise mm_tensor decides.
   const bool grouped = a_bit == 16 && w_bit == 4 && !per_tensor_weights;
-  YAML::Node weight =
-      qconfig_node(w_bit == 4 ? "int4" : "int8",
-                   grouped ? "per_group" : (per_tensor_weights ? "per_tensor" : "per_channel"),
-                   yaml_bool(cfg, "w_sym", calib_path, true),
-                   w_method == "GPTQ" ? "gptq" : "minmax");
+  YAML::Node weight = qconfig_node(
+      w_bit == 4 ? "int4" : "int8",
+      grouped ? "per_group" : (per_tensor_weights ? "per_tensor" : "per_channel"),
+      yaml_bool(cfg, "w_sym", calib_path, true), w_method == "GPTQ" ? "gptq" : "minmax");
   if (grouped) weight["group_size"] = group_size;
 
   YAML::Node linear = processor_node("linear_quant");
@@ -248,8 +268,8 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
     check_keys(anti, "anti_cfg",
                {"anti_method", "flex_config", "disable_anti_names", "w_sym", "a_bit", "w_bit",
                 "dev_type", "dev_id"});
-    const std::string method = yaml_choice(anti, "anti_method", "anti_cfg",
-                                           {"m1", "m2", "m3", "m4", "m5", "m6"}, "m2");
+    const std::string method =
+        yaml_choice(anti, "anti_method", "anti_cfg", {"m1", "m2", "m3", "m4", "m5", "m6"}, "m2");
     const char* type = method == "m3"   ? "awq"
                        : method == "m6" ? "flex_smooth_quant"
                        : method == "m1" ? "smooth_quant"
@@ -263,7 +283,8 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
     cache["qconfig"] = qconfig_node("int8", "per_channel", true, "minmax");
     process.push_back(cache);
   }
-  if (yaml_bool(cfg, "use_fa_quant", calib_path, false)) process.push_back(processor_node("fa3_quant"));
+  if (yaml_bool(cfg, "use_fa_quant", calib_path, false))
+    process.push_back(processor_node("fa3_quant"));
 
   config.process = parse_process_list(process, "calib_cfg (as V1 spec.process)");
   config.dataset = yaml_string(root, "calib_dataset", "", "teacher_qualification.jsonl");
@@ -275,8 +296,7 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
   if (save_params && !save_params.IsNull()) {
     require_map(save_params, "calib_save_params");
     const int64_t gigabytes = yaml_int(save_params, "part_file_size", "calib_save_params", 0);
-    SLIM_CHECK(gigabytes >= 0, "calib_save_params.part_file_size: must be >= 0, found ",
-               gigabytes);
+    SLIM_CHECK(gigabytes >= 0, "calib_save_params.part_file_size: must be >= 0, found ", gigabytes);
     save.part_file_bytes = static_cast<uint64_t>(gigabytes) << 30;
   }
   config.save = {save};
@@ -306,7 +326,8 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& origi
     SLIM_CHECK(root.IsMap(), "expected a mapping at the top level");
     config.root = root;
     config.source_apiversion = yaml_string(root, "apiversion", "", "");
-    SLIM_CHECK(!config.source_apiversion.empty(), "apiversion: required (modelslim_v1 or "
+    SLIM_CHECK(!config.source_apiversion.empty(),
+               "apiversion: required (modelslim_v1 or "
                "modelslim_v0)");
     config.metadata = parse_metadata(root["metadata"], "metadata");
     const std::string& api = config.source_apiversion;
@@ -329,8 +350,9 @@ QuantConfig parse_quant_config(const std::string& text, const std::string& origi
       config.root["apiversion"] = "modelslim_v1";
       translate_v0(config, v0);
     } else if (api == "modelslim_convert") {
-      SLIM_FAIL("apiversion: modelslim_convert (weight conversion) is `slim convert`'s job "
-                "(docs/cli.md)");
+      SLIM_FAIL(
+          "apiversion: modelslim_convert (weight conversion) is `slim convert`'s job "
+          "(docs/cli.md)");
     } else {
       SLIM_FAIL("apiversion: expected modelslim_v1 or modelslim_v0, found ", quote(api),
                 api.rfind("multimodal", 0) == 0 ? " (multimodal models are not supported)" : "");

@@ -46,8 +46,9 @@ class PhaseTimer {
 
 // msModelSlim's built-in calibration sets (its lab_calib/), which Slim does not ship.
 constexpr const char* kReferenceCalibSets[] = {
-    "mix_calib.jsonl", "boolq.jsonl", "teacher_qualification.jsonl", "humaneval_x.jsonl",
-    "qwen3_cot.json", "ceval.jsonl", "gsm8k.jsonl"};
+    "mix_calib.jsonl",   "boolq.jsonl",    "teacher_qualification.jsonl",
+    "humaneval_x.jsonl", "qwen3_cot.json", "ceval.jsonl",
+    "gsm8k.jsonl"};
 
 struct SaveTarget {
   std::string format;
@@ -78,8 +79,10 @@ std::string runner_of(const QuantConfig& config) {
               ": spec.runner dp_layer_wise (data-parallel over several devices) is not "
               "implemented yet; use layer_wise or auto");
   }
-  SLIM_FAIL(config.origin, ": spec.runner: expected auto, layer_wise, model_wise or "
-            "dp_layer_wise, found ", quote(runner));
+  SLIM_FAIL(config.origin,
+            ": spec.runner: expected auto, layer_wise, model_wise or "
+            "dp_layer_wise, found ",
+            quote(runner));
 }
 
 std::vector<std::unique_ptr<algo::Processor>> make_processors(const QuantConfig& config) {
@@ -152,7 +155,8 @@ void check_finite_outputs(const model::CausalLM& lm, model::DecoderLayer& layer,
     lm.run_layer(layer, samples[i].hidden, samples[i].context);
     for (size_t k = 0; k < handles.size(); ++k)
       layer.remove_hook(handles[k]);
-    SLIM_FAIL("calibration sample ", i, ", decoder layer ", layer.index, " (", pass, "): NaN or Inf",
+    SLIM_FAIL("calibration sample ", i, ", decoder layer ", layer.index, " (", pass,
+              "): NaN or Inf",
               check->found.empty() ? std::string(" in the layer's output (norms or attention)")
                                    : " in " + check->found,
               "; the checkpoint or the calibration text make the model overflow");
@@ -221,9 +225,8 @@ std::vector<Sample> tokenize_samples(const QuantizeOptions& options, const Quant
 
 // Writes layer k in checkpoint-layout order: deployed records, float linears (excluded, routers),
 // norms, each float tensor in its stored dtype.
-void save_layer(const model::CausalLM& lm, const io::SafetensorsCheckpoint& checkpoint,
-                int64_t k, model::DecoderLayer& layer,
-                std::map<std::string, quant::DeployedLinear>& deployed,
+void save_layer(const model::CausalLM& lm, const io::SafetensorsCheckpoint& checkpoint, int64_t k,
+                model::DecoderLayer& layer, std::map<std::string, quant::DeployedLinear>& deployed,
                 exporter::QuantizedModelSaver& output, QuantizeSummary& summary) {
   std::map<std::string, at::Tensor> floats;
   for (auto& [name, tensor] : layer.tensors())
@@ -294,9 +297,8 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
   const QuantConfig& config = options.config;
   QuantizeSummary summary;
   summary.runner = runner_of(config);
-  summary.numerics =
-      options.numerics.value_or(config.numerics ? quant::parse_numerics(*config.numerics)
-                                                : quant::Numerics::Precise);
+  summary.numerics = options.numerics.value_or(
+      config.numerics ? quant::parse_numerics(*config.numerics) : quant::Numerics::Precise);
   const SaveTarget target = save_target(config);
   summary.format = target.format;
   auto processors = make_processors(config);
@@ -335,9 +337,8 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
       try {
         output->check(form);
       } catch (const Error& error) {
-        SLIM_FAIL(config.origin, ": processor ", processor->type(), " deploys ",
-                  form.to_string(), ", which the ", target.format,
-                  " format cannot hold: ", error.what());
+        SLIM_FAIL(config.origin, ": processor ", processor->type(), " deploys ", form.to_string(),
+                  ", which the ", target.format, " format cannot hold: ", error.what());
       }
     }
   }

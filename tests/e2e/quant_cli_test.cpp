@@ -2,9 +2,9 @@
 // without calibration, the saved outputs evaluated from disk, and every bad input the command
 // refuses with a clear message before writing anything.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -54,26 +54,35 @@ void write(const std::string& path, const std::string& text) {
 
 TEST(QuantCli, W8A16IsTheDataFreeConversion) {
   TempDir dir;
-  const auto run = run_slim(quant(dir.file("q"), "--model_type sotu-llama-13m --quant_type w8a16 "
-                                                 "--numerics msmodelslim"),
-                            dir.file("err"));
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_NE(run.out.find("42 linears quantized"), std::string::npos) << run.out;
-  EXPECT_NE(run.out.find("0 samples"), std::string::npos) << run.out;  // data-free: no forward
-  const auto convert = run_slim("convert --model_path '" + kFixture + "' --save_path '" +
-                                    dir.file("c") + "' --format ascendv1 --scheme w8a16",
-                                dir.file("err"));
-  ASSERT_EQ(convert.exit_code, 0) << convert.err;
-  // The same records through a different pipeline: the same bytes.
-  for (const char* file : {"quant_model_weights-00001-of-00001.safetensors",
-                           "quant_model_description.json"}) {
-    EXPECT_EQ(slim::read_file(dir.file(std::string("q/") + file)),
-              slim::read_file(dir.file(std::string("c/") + file)))
-        << file;
+  for (const std::string numerics : {"msmodelslim", "precise"}) {
+    const auto run =
+        run_slim(quant(dir.file("q-" + numerics),
+                       "--model_type sotu-llama-13m --quant_type w8a16 --numerics " + numerics),
+                 dir.file("err"));
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_NE(run.out.find("42 linears quantized"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("0 samples"), std::string::npos) << run.out;  // data-free: no forward
+    const auto convert = run_slim("convert --model_path '" + kFixture + "' --save_path '" +
+                                      dir.file("c-" + numerics) +
+                                      "' --format ascendv1 --scheme w8a16 --numerics " + numerics,
+                                  dir.file("err"));
+    ASSERT_EQ(convert.exit_code, 0) << convert.err;
+    // The same records through a different pipeline: the same bytes.
+    for (const std::string file :
+         {"quant_model_weights-00001-of-00001.safetensors", "quant_model_description.json"}) {
+      EXPECT_EQ(slim::read_file(dir.file("q-" + numerics + "/" + file)),
+                slim::read_file(dir.file("c-" + numerics + "/" + file)))
+          << numerics << " " << file;
+    }
   }
-  // The resolved practice is saved beside the weights.
-  const std::string practice = slim::read_file(dir.file("q/sotu-llama-13m_best_practice.yaml"));
+  // The conventions differ; the resolved practice is saved beside the weights.
+  const std::string weights = "/quant_model_weights-00001-of-00001.safetensors";
+  EXPECT_NE(slim::read_file(dir.file("q-precise") + weights),
+            slim::read_file(dir.file("q-msmodelslim") + weights));
+  const std::string practice =
+      slim::read_file(dir.file("q-precise/sotu-llama-13m_best_practice.yaml"));
   EXPECT_NE(practice.find("llama-w8a16"), std::string::npos) << practice;
+  EXPECT_NE(practice.find("numerics: precise"), std::string::npos) << practice;
 }
 
 TEST(QuantCli, StaticW8A8CalibratesAndTheSavedOutputRuns) {
@@ -107,9 +116,9 @@ spec:
     disable_names: [lm_head, model.layers.0.mlp.down_proj]
   calib_dataset: )" + kCalib + R"(
 )");
-  const auto run =
-      run_slim(quant(dir.file("q"), "--config_path '" + dir.file("v0.yaml") + "' --calib_samples 2"),
-               dir.file("err"));
+  const auto run = run_slim(
+      quant(dir.file("q"), "--config_path '" + dir.file("v0.yaml") + "' --calib_samples 2"),
+      dir.file("err"));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const auto json = description(dir.file("q"));
   EXPECT_EQ(json["model.layers.0.mlp.down_proj.weight"], "FLOAT");
@@ -119,8 +128,8 @@ spec:
 
 TEST(QuantCli, DryRunPrintsThePlanAndWritesNothing) {
   TempDir dir;
-  const auto run = run_slim(quant(dir.file("q"), "--config_path default-w8a8 --dry_run"),
-                            dir.file("err"));
+  const auto run =
+      run_slim(quant(dir.file("q"), "--config_path default-w8a8 --dry_run"), dir.file("err"));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("apiversion: modelslim_v1"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("model.layers.5.mlp.down_proj"), std::string::npos) << run.out;
@@ -145,18 +154,21 @@ TEST(QuantCli, RefusesBadInputNamingIt) {
        "unknown processor 'smooth_quantt'; processors Slim has: linear_quant, group"},
       {"not implemented", head + "  process: [{type: iter_smooth}]\n", "",
        "'iter_smooth' (msModelSlim) is not implemented in Slim yet"},
-      {"unknown key", head + "  process:\n    - type: linear_quant\n      qconfig: {weight: {}}\n"
-                             "      inclde: ['*']\n",
+      {"unknown key",
+       head + "  process:\n    - type: linear_quant\n      qconfig: {weight: {}}\n"
+              "      inclde: ['*']\n",
        "", "spec.process[0].inclde: unknown key"},
-      {"bad enum", head + "  process:\n    - type: linear_quant\n      qconfig: {" + act +
-                       "weight: {dtype: int7}}\n",
+      {"bad enum",
+       head + "  process:\n    - type: linear_quant\n      qconfig: {" + act +
+           "weight: {dtype: int7}}\n",
        "", "spec.process[0].qconfig.weight.dtype"},
-      {"bad pair", head + "  process:\n    - type: linear_quant\n      qconfig: {act: {dtype: int8, "
-                          "scope: per_token, symmetric: false}, weight: {}}\n",
+      {"bad pair",
+       head + "  process:\n    - type: linear_quant\n      qconfig: {act: {dtype: int8, "
+              "scope: per_token, symmetric: false}, weight: {}}\n",
        "", "spec.process[0].qconfig: activations int8 per_token asym"},
       {"unknown spec key", head + "  proces: []\n", "", "spec.proces: unknown key"},
-      {"too few samples", "", "--config_path default-w8a8-static --dataset '" + kCalib +
-                                  "' --calib_samples 1000",
+      {"too few samples", "",
+       "--config_path default-w8a8-static --dataset '" + kCalib + "' --calib_samples 1000",
        "has 128 samples; --calib_samples asked for 1000"},
       {"missing dataset", "", "--config_path default-w8a8-static --dataset /nonexistent.jsonl",
        "/nonexistent.jsonl"},
@@ -239,10 +251,10 @@ TEST(QuantCli, UncalibratedExpertsAreReportedAndGetFiniteScales) {
                 .exit_code,
             0);
   write(dir.file("one.jsonl"), "{\"inputs_pretokenized\": \"Hi\"}\n");
-  const auto run = run_slim("quant --model_path '" + dir.file("m") + "' --save_path '" +
-                                dir.file("q") + "' --config_path qwen3-moe-w8a8-static --dataset '" +
-                                dir.file("one.jsonl") + "'",
-                            dir.file("err"));
+  const auto run = run_slim(
+      "quant --model_path '" + dir.file("m") + "' --save_path '" + dir.file("q") +
+          "' --config_path qwen3-moe-w8a8-static --dataset '" + dir.file("one.jsonl") + "'",
+      dir.file("err"));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("experts received no calibration token"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("model.layers.0.mlp.experts."), std::string::npos) << run.out;
@@ -259,8 +271,10 @@ TEST(QuantCli, UncalibratedExpertsAreReportedAndGetFiniteScales) {
 TEST(QuantCli, AnInterruptedRunLeavesNoOutput) {
   TempDir dir;
   const std::string command = std::string(SLIM_CLI_PATH) + " " +
-                              quant(dir.file("q"), "--config_path default-w8a8-static "
-                                                   "--dataset '" + kCalib + "'") +
+                              quant(dir.file("q"),
+                                    "--config_path default-w8a8-static "
+                                    "--dataset '" +
+                                        kCalib + "'") +
                               " >/dev/null 2>&1 & echo $!";
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);

@@ -33,9 +33,9 @@ std::vector<std::string> supported_quant_types();
 std::optional<std::string> model_pedigree(const std::string& model_type);
 
 struct PracticeRequest {
-  std::string model_type;                // "" : none given
+  std::string model_type;                 // "" : none given
   std::optional<std::string> quant_type;  // none: msModelSlim's default w8a8
-  std::vector<std::string> tags;         // case-insensitive scenario tags
+  std::vector<std::string> tags;          // case-insensitive scenario tags
 };
 
 struct PracticeChoice {

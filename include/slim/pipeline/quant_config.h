@@ -51,7 +51,7 @@ struct ProcessorConfig {
 
 // One entry of spec.save (§2.8).
 struct SaveConfig {
-  std::string type;  // "ascendv1_saver" | "compressed_tensors"
+  std::string type;                              // "ascendv1_saver" | "compressed_tensors"
   uint64_t part_file_bytes = uint64_t{4} << 30;  // part_file_size GB * 2^30; 0: one file
   std::string path;
 };
@@ -62,8 +62,8 @@ struct PriorStage {
 };
 
 struct QuantConfig {
-  std::string origin;      // the file (or "<preset default-w8a8>") the config came from
-  std::string apiversion;  // "modelslim_v1" (V0 configs are translated to V1 on load)
+  std::string origin;             // the file (or "<preset default-w8a8>") the config came from
+  std::string apiversion;         // "modelslim_v1" (V0 configs are translated to V1 on load)
   std::string source_apiversion;  // as written: "modelslim_v1" | "modelslim_v0"
   PracticeMetadata metadata;
   std::string runner = "auto";  // auto | model_wise | layer_wise | dp_layer_wise

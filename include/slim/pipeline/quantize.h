@@ -25,9 +25,9 @@ struct QuantizeOptions {
   std::string save_path;
   QuantConfig config;
   bool overwrite = false;
-  std::string device = "cpu";             // "cpu" | "cuda" | "cuda:i"
-  std::optional<std::string> dataset;     // --dataset: replaces spec.dataset
-  int64_t calib_samples = 0;              // the first N samples; 0: all
+  std::string device = "cpu";               // "cpu" | "cuda" | "cuda:i"
+  std::optional<std::string> dataset;       // --dataset: replaces spec.dataset
+  int64_t calib_samples = 0;                // the first N samples; 0: all
   std::optional<quant::Numerics> numerics;  // --numerics: replaces spec.numerics
   // Files written into the output beside the weights (the resolved best-practice YAML).
   std::vector<std::pair<std::string, std::string>> extra_files;
