@@ -29,7 +29,7 @@ for spec in "w8a16:--config_path default-w8a16" "w8a8_static:--config_path defau
   dir="$out/$name"
   # shellcheck disable=SC2086
   measure "$out/$name.log" "$slim" quant --model_path "$model" --save_path "$dir" $args \
-    --dataset "$calib" --overwrite
+    --dataset "$calib" --calib_samples "${DEMO_CALIB_SAMPLES:-32}" --overwrite
   read -r secs rss_kb <"$out/$name.log.time"
   size=$(du -sb "$dir" | cut -f1)
   read -r ppl kld < <("$slim" eval kld --model_path "$dir" --ref_model_path "$model" \
