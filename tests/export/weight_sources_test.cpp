@@ -66,6 +66,8 @@ std::string convert(const std::string& model, const std::string& out, const std:
   options.group_size = group_size;
   options.asym = asym;
   options.exclude = {"*.mlp.down_proj"};
+  // The records are compared with deploy_linear's, whose default numerics are msModelSlim's.
+  options.numerics = quant::Numerics::MsModelSlim;
   pipeline::data_free_convert(options);
   return out;
 }
