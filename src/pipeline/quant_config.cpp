@@ -5,6 +5,7 @@
 #include "slim/core/error.h"
 #include "slim/core/files.h"
 #include "slim/core/yaml_fields.h"
+#include "slim/model/family.h"
 
 namespace slim::pipeline {
 
@@ -258,7 +259,8 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
   linear["include"].push_back("*");
   YAML::Node exclude(YAML::NodeType::Sequence);
   for (const auto& name : yaml_string_list(cfg, "disable_names", calib_path, {})) {
-    if (name != "lm_head") exclude.push_back(name);  // V1 never quantizes the lm_head
+    // V1 never quantizes the head: dropping it keeps the exclude list's warnings meaningful.
+    if (name != model::global_tensor_names().lm_head_module) exclude.push_back(name);
   }
   linear["exclude"] = exclude;
 

@@ -66,7 +66,7 @@ struct LayerUnit {
 
 // What `slim quant --dry_run` prints for one linear.
 struct LinearPlan {
-  std::string module;                       // "model.layers.0.self_attn.q_proj"
+  std::string module;                       // the module path of the linear
   std::vector<std::string> processors;      // types that touch it, in order
   std::optional<quant::DeployedForm> form;  // the form it is saved in; none: FLOAT
 };
