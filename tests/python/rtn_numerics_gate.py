@@ -311,7 +311,14 @@ def gate_model(label, model_dir, windows, tmp, failures, msmodelslim=True):
           f"({tokens} tokens scored), float perplexity {base:.4f}")
     print(f"| scheme | slim precise | compressed-tensors RTN | slim msmodelslim |")
     print(f"|---|---|---|---|")
+    # Groups of 128 unless a linear's input dim is not a multiple (SmolLM2-135M: 576): then 64.
+    in_dims = {m.in_features for m in evaluator.modules.values() if hasattr(m, "in_features")}
+    group = next(g for g in (128, 64, 32) if all(d % g == 0 for d in in_dims))
     for scheme, flags, ct_args, act in SCHEMES:
+        if ct_args.get("strategy") == "group" and group != ct_args["group_size"]:
+            scheme = scheme.replace(str(ct_args["group_size"]), str(group))
+            flags = [str(group) if f == str(ct_args["group_size"]) else f for f in flags]
+            ct_args = dict(ct_args, group_size=group)
         act_quant = ct_dynamic_per_token_int8 if act else None
         result, saved = {}, {}
         for numerics in ("precise", "msmodelslim") if msmodelslim else ("precise",):
