@@ -79,7 +79,9 @@ class LinearQuant : public Processor {
       if (auto it = observed_.find(linear->name()); it != observed_.end())
         linear->remove_hook(it->second.handle);
       quant::DeployedLinear record = deploy(run, *linear, ranges);
-      linear->set_stored_computation(model::deployed_computation(record, run.device));
+      // The next layer's inputs come from the deployed computation with an fp32 product.
+      linear->set_stored_computation(
+          model::deployed_computation(record, run.device, model::DeployedProduct::Fp32));
       (*unit.deployed)[linear->name()] = std::move(record);
     }
     observed_.clear();

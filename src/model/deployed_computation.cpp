@@ -13,7 +13,9 @@ namespace {
 // (generation) dequantizes once, not once per token.
 class DeployedComputation : public LinearHook {
  public:
-  explicit DeployedComputation(quant::DeployedLinear record) : record_(std::move(record)) {
+  DeployedComputation(quant::DeployedLinear record, DeployedProduct product)
+      : record_(std::move(record)),
+        product_dtype_(product == DeployedProduct::Exact ? at::kDouble : at::kFloat) {
     record_.validate();
   }
 
@@ -23,7 +25,7 @@ class DeployedComputation : public LinearHook {
     }
     if (!quant::is_weight_only(record_.tag)) {
       if (!operand_.defined() || operand_.device() != input.device()) {
-        operand_ = quant::quantized_operand(record_, input.device());
+        operand_ = quant::quantized_operand(record_, input.device(), product_dtype_);
       }
       return quant::quantized_forward(record_, operand_, input);
     }
@@ -37,15 +39,17 @@ class DeployedComputation : public LinearHook {
 
  private:
   quant::DeployedLinear record_;
+  at::ScalarType product_dtype_;
   at::Tensor operand_;
   at::ScalarType operand_dtype_ = at::kFloat;
 };
 
 }  // namespace
 
-std::shared_ptr<LinearHook> deployed_computation(quant::DeployedLinear record, c10::Device) {
+std::shared_ptr<LinearHook> deployed_computation(quant::DeployedLinear record, c10::Device,
+                                                 DeployedProduct product) {
   // The kernel moves the record's CPU tensors to the input's device.
-  return std::make_shared<DeployedComputation>(std::move(record));
+  return std::make_shared<DeployedComputation>(std::move(record), product);
 }
 
 }  // namespace slim::model

@@ -159,8 +159,11 @@ at::Tensor weight_only_forward(const DeployedLinear& record, const at::Tensor& o
   return y.to(dtype).reshape(out_shape);
 }
 
-at::Tensor quantized_operand(const DeployedLinear& record, c10::Device device) {
-  return dequantize_weight(record, at::kDouble).to(device);
+at::Tensor quantized_operand(const DeployedLinear& record, c10::Device device,
+                             at::ScalarType dtype) {
+  SLIM_INTERNAL_ASSERT(dtype == at::kDouble || dtype == at::kFloat, record.name,
+                       ": the product runs in fp64 or fp32");
+  return dequantize_weight(record, at::kDouble).to(device, dtype);
 }
 
 at::Tensor quantized_forward(const DeployedLinear& record, const at::Tensor& operand,
@@ -172,9 +175,10 @@ at::Tensor quantized_forward(const DeployedLinear& record, const at::Tensor& ope
   const at::Tensor x = input.reshape({-1, record.in_features()});
   if (x.size(0) == 0) return at::zeros(out_shape, input.options());
   const QuantizedActivation a = quantize_activation(record, plan, x);
-  at::Tensor y = at::matmul(a.values, operand.t());
-  if (a.scale.defined()) y = y.mul(a.scale);
-  if (record.bias) y = y.add(record.bias->to(x.device(), at::kDouble));
+  const at::ScalarType work = operand.scalar_type();
+  at::Tensor y = at::matmul(a.values.to(work), operand.t());
+  if (a.scale.defined()) y = y.mul(a.scale.to(work));
+  if (record.bias) y = y.add(record.bias->to(x.device(), work));
   return y.to(dtype).reshape(out_shape);
 }
 

@@ -202,16 +202,23 @@ Reference reference(const DeployedLinear& r, const at::Tensor& x2d, MixStage sta
 
 // Compares deployed_linear_forward with the reference: the same value up to summation error
 // (fp32 accumulation for weight-only tags, fp64 otherwise) and the final rounding to the dtype.
-void expect_matches_reference(const DeployedLinear& r, const at::Tensor& x, MixStage stage) {
-  const at::Tensor got = deployed_linear_forward(r, x, stage);
+// With `product` kFloat, the quantized-activation product runs on an fp32 operand (the
+// calibration forward's), whose summation error is fp32's.
+void expect_matches_reference(const DeployedLinear& r, const at::Tensor& x, MixStage stage,
+                              at::ScalarType product = at::kDouble) {
+  const bool weight_only = r.act.is_float();
+  const at::Tensor got =
+      product == at::kDouble || weight_only
+          ? deployed_linear_forward(r, x, stage)
+          : quantized_forward(r, quantized_operand(r, x.device(), product), x, stage);
   ASSERT_EQ(got.scalar_type(), x.scalar_type());
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = r.out_features();
   ASSERT_EQ(got.sizes(), at::IntArrayRef(shape));
   const Reference want = reference(r, x.reshape({-1, x.size(-1)}), stage);
   const std::vector<double> y = ref::values_of(got);
-  const bool weight_only = r.act.is_float();
-  const double relative = weight_only && x.scalar_type() != at::kDouble ? 5e-6 : 1e-13;
+  const bool fp32_sum = weight_only ? x.scalar_type() != at::kDouble : product == at::kFloat;
+  const double relative = fp32_sum ? 5e-6 : 1e-13;
   int64_t failures = 0;
   for (size_t i = 0; i < y.size(); ++i) {
     const double tol = relative * want.mag[i] +
@@ -369,6 +376,22 @@ TEST(DeployedForward, EveryTagMatchesTheScalarReferenceOnAdversarialInputs) {
       SCOPED_TRACE(str(case_name(c), " input ", c10::toString(dtype)));
       for (MixStage stage : {MixStage::Prefill, MixStage::Decode}) {
         expect_matches_reference(r, x.to(dtype), stage);
+      }
+    }
+  }
+}
+
+TEST(DeployedForward, TheFp32ProductMatchesTheReferenceUpToFp32Summation) {
+  const at::Tensor adversarial = adversarial_input();
+  uint64_t seed = 200;
+  for (const auto& c : every_case()) {
+    if (is_weight_only(c.tag)) continue;
+    const DeployedLinear r = make_record(c, 0.25f, seed++);
+    for (at::ScalarType dtype : input_dtypes()) {
+      SCOPED_TRACE(str(case_name(c), " input ", c10::toString(dtype)));
+      for (MixStage stage : {MixStage::Prefill, MixStage::Decode}) {
+        expect_matches_reference(r, random_input(10, seed).to(dtype), stage, at::kFloat);
+        expect_matches_reference(r, adversarial.to(dtype), stage, at::kFloat);
       }
     }
   }

@@ -12,6 +12,12 @@
 
 namespace slim::model {
 
-std::shared_ptr<LinearHook> deployed_computation(quant::DeployedLinear record, c10::Device device);
+// How the product of a form with quantized activations is computed: Exact (fp64, what
+// evaluation of a saved output runs) or Fp32 (the calibration forward that makes the next
+// layer's inputs; slim/quant/deployed_forward.h says how far apart they are).
+enum class DeployedProduct { Exact, Fp32 };
+
+std::shared_ptr<LinearHook> deployed_computation(quant::DeployedLinear record, c10::Device device,
+                                                 DeployedProduct product = DeployedProduct::Exact);
 
 }  // namespace slim::model

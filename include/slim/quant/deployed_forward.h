@@ -56,7 +56,11 @@ at::Tensor weight_only_forward(const DeployedLinear& record, const at::Tensor& o
 // The same split for forms with quantized activations: the weight operand (dequantized in fp64)
 // computed once, the activations quantized on every call. quantized_forward(record,
 // quantized_operand(record, x.device), x) is exactly deployed_linear_forward(record, x).
-at::Tensor quantized_operand(const DeployedLinear& record, c10::Device device);
+// An fp32 operand (`dtype` kFloat) runs the product in fp32: the activation codes are exact
+// there and the sum carries fp32 rounding (relative ~1e-7, far below the bf16 an engine
+// rounds its output to) at twice the speed; the calibration forward uses it.
+at::Tensor quantized_operand(const DeployedLinear& record, c10::Device device,
+                             at::ScalarType dtype = at::kDouble);
 at::Tensor quantized_forward(const DeployedLinear& record, const at::Tensor& operand,
                              const at::Tensor& input, MixStage mix_stage = MixStage::Prefill);
 
