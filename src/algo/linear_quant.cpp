@@ -66,6 +66,7 @@ class LinearQuant : public Processor {
       SLIM_CHECK(linear->has_float_weight(), path_, ": linear ", linear->name(),
                  " is already quantized (a processor before this one, or a quantized "
                  "checkpoint); linear_quant needs float weights");
+      check_groups(*linear);
       if (!static_activations()) continue;
       auto hook = std::make_shared<InputObserver>(linear->name(), aggregation_);
       observed_[linear->name()] = {linear->add_hook(hook), hook};
@@ -102,6 +103,21 @@ class LinearQuant : public Processor {
  private:
   bool static_activations() const {
     return quant::deployed_form_spec(form_.tag).activations == quant::Activations::Static;
+  }
+  // Per-group weights split the input dim into whole groups (msModelSlim reshapes it the same
+  // way); refused before anything is quantized, with the group sizes that would fit.
+  void check_groups(const model::Linear& linear) const {
+    const int64_t group =
+        form_.weight.scope == quant::QScope::PerGroup ? form_.weight.group_size : 0;
+    const int64_t in = linear.in_features();
+    if (group <= 0 || in % group == 0) return;
+    std::string fits;
+    for (int64_t g : {256, 128, 64, 32, 16}) {
+      if (in % g == 0) fits += (fits.empty() ? "" : ", ") + std::to_string(g);
+    }
+    SLIM_FAIL(path_, ".qconfig.weight: group_size ", group, " does not divide the input dim ", in,
+              " of linear ", linear.name(), "; choose one that does",
+              fits.empty() ? std::string() : " (" + fits + ")", ", or exclude the linear");
   }
   bool selected(const std::string& module) const {
     return name_matches_any(module, include_) && !name_matches_any(module, exclude_);

@@ -37,6 +37,8 @@ struct QuantCli {
   int64_t calib_samples = 0;
   std::string dataset;
   std::string numerics;
+  std::string offload_activations = "auto";
+  std::string offload_dir;
 };
 
 // msModelSlim asks for `y`; without a terminal (CI, pipes) Slim refuses instead of hanging.
@@ -114,6 +116,8 @@ void write_debug_info(const std::string& save_path, const pipeline::QuantizeSumm
   info["numerics"] = quant::numerics_name(summary.numerics);
   info["samples"] = summary.samples;
   info["tokens"] = summary.tokens;
+  info["activation_bytes"] = summary.activation_bytes;
+  info["offloaded"] = summary.offloaded;
   info["phases_s"] = {{"load", summary.phases.load_s},
                       {"calibration", summary.phases.calibration_s},
                       {"parameters", summary.phases.parameters_s},
@@ -158,6 +162,8 @@ int run_quant(const QuantCli& options) {
   quantize.device = options.device;
   if (!options.dataset.empty()) quantize.dataset = options.dataset;
   quantize.calib_samples = options.calib_samples;
+  quantize.offload_activations = options.offload_activations;
+  quantize.offload_dir = options.offload_dir;
   const std::string model_type = options.model_type.empty() ? "custom" : options.model_type;
   quantize.extra_files.emplace_back(model_type + "_best_practice.yaml",
                                     pipeline::dump_quant_config(config));
@@ -167,8 +173,10 @@ int run_quant(const QuantCli& options) {
               options.save_path.c_str(), static_cast<long long>(summary.quantized_linears),
               static_cast<long long>(summary.float_linears), summary.format.c_str(),
               summary.runner.c_str(), quant::numerics_name(summary.numerics));
-  std::printf("  calibration: %lld samples, %lld tokens\n", static_cast<long long>(summary.samples),
-              static_cast<long long>(summary.tokens));
+  std::printf("  calibration: %lld samples, %lld tokens, %.1f MB of activations%s\n",
+              static_cast<long long>(summary.samples), static_cast<long long>(summary.tokens),
+              summary.activation_bytes / 1048576.0,
+              summary.offloaded ? " (offloaded to disk)" : "");
   std::printf("  time: load %s, calibration forward %s, parameters %s, save %s, total %s\n",
               format_duration(summary.phases.load_s).c_str(),
               format_duration(summary.phases.calibration_s).c_str(),
@@ -211,6 +219,13 @@ CommandRunner add_quant_command(CLI::App& app) {
                       "use the first N calibration samples (default: all)");
   command->add_option("--dataset", options->dataset,
                       "calibration texts (.jsonl/.json/.txt), replacing spec.dataset");
+  command
+      ->add_option("--offload_activations,--offload-activations", options->offload_activations,
+                   "calibration states between layers on disk: auto (when over half the free "
+                   "memory), yes, no")
+      ->capture_default_str();
+  command->add_option("--offload_dir,--offload-dir", options->offload_dir,
+                      "scratch directory for offloaded activations (default: beside --save_path)");
   command->add_option("--numerics", options->numerics,
                       "precise (default) or msmodelslim (the reference's arithmetic, bit for bit)");
   command->add_flag("--list_practices,--list-practices", *list, "list the practices and stop");

@@ -181,9 +181,10 @@ at::Tensor attention(const io::ModelConfig& config, DecoderLayer& layer, const a
   const at::Tensor mask = causal_mask(q_len, k.size(2), past, config.window_of_layer(layer.index),
                                       q.scalar_type(), q.device());
   const int64_t groups = heads / kv_heads;
-  const at::Tensor scores =
-      at::matmul(q, repeat_kv(k, groups).transpose(2, 3)) * (1.0 / std::sqrt(double(head_dim))) +
-      mask;
+  // Scaled and masked in place: the [batch, heads, q, k] scores are the largest temporaries of
+  // a long sequence (the matmul's own output; autograd does not need it).
+  at::Tensor scores = at::matmul(q, repeat_kv(k, groups).transpose(2, 3));
+  scores.mul_(1.0 / std::sqrt(double(head_dim))).add_(mask);
   // Softmax in fp32, as transformers' eager attention.
   const at::Tensor probabilities = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   const at::Tensor output = at::matmul(probabilities, repeat_kv(v, groups));

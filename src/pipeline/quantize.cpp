@@ -3,10 +3,14 @@
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+#include <unistd.h>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
+#include "pipeline/activation_store.h"
 #include "pipeline/non_layer_tensors.h"
 #include "slim/core/error.h"
 #include "slim/core/files.h"
@@ -121,10 +125,12 @@ c10::Device parse_device(const std::string& text) {
   }
 }
 
-// One calibration sample as the layers see it.
-struct Sample {
-  at::Tensor hidden;  // [1, seq, hidden]
-  model::ForwardContext context;
+// The calibration samples as the layers see them: each one's hidden state (in the store, maybe
+// on disk) and its forward context (positions, rotary tables).
+struct Samples {
+  std::unique_ptr<ActivationStore> hidden;
+  std::vector<model::ForwardContext> contexts;
+  size_t size() const { return contexts.size(); }
 };
 
 // A non-finite layer output is located to the first module that produced it, by running the
@@ -143,52 +149,86 @@ class FiniteCheck : public model::LinearHook {
   std::string found;
 };
 
-void check_finite_outputs(const model::CausalLM& lm, model::DecoderLayer& layer,
-                          std::vector<Sample>& samples, const std::vector<at::Tensor>& outputs,
-                          const char* pass) {
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    if (at::isfinite(outputs[i]).all().item<bool>()) continue;
-    auto check = std::make_shared<FiniteCheck>();
-    std::vector<model::HookHandle> handles;
-    for (model::Linear* linear : layer.linears())
-      handles.push_back(linear->add_hook(check));
-    lm.run_layer(layer, samples[i].hidden, samples[i].context);
-    for (size_t k = 0; k < handles.size(); ++k)
-      layer.remove_hook(handles[k]);
-    SLIM_FAIL("calibration sample ", i, ", decoder layer ", layer.index, " (", pass,
-              "): NaN or Inf",
-              check->found.empty() ? std::string(" in the layer's output (norms or attention)")
-                                   : " in " + check->found,
-              "; the checkpoint or the calibration text make the model overflow");
-  }
+// Sample i's output of `layer` is not finite: names the first linear whose input or output is not,
+// by running the sample again with a check on every linear.
+[[noreturn]] void fail_non_finite(const model::CausalLM& lm, model::DecoderLayer& layer,
+                                  const at::Tensor& input, model::ForwardContext& context, size_t i,
+                                  const char* pass) {
+  auto check = std::make_shared<FiniteCheck>();
+  std::vector<model::HookHandle> handles;
+  for (model::Linear* linear : layer.linears())
+    handles.push_back(linear->add_hook(check));
+  lm.run_layer(layer, input, context);
+  for (size_t k = 0; k < handles.size(); ++k)
+    layer.remove_hook(handles[k]);
+  SLIM_FAIL("calibration sample ", i, ", decoder layer ", layer.index, " (", pass, "): NaN or Inf",
+            check->found.empty() ? std::string(" in the layer's output (norms or attention)")
+                                 : " in " + check->found,
+            "; the checkpoint or the calibration text make the model overflow");
 }
 
-std::vector<at::Tensor> forward_samples(const model::CausalLM& lm, model::DecoderLayer& layer,
-                                        std::vector<Sample>& samples, const char* pass) {
-  std::vector<at::Tensor> outputs;
-  outputs.reserve(samples.size());
+// Runs every sample through `layer`; with `advance`, each output replaces its sample's state
+// at once (the pass that makes the next layer's inputs: only one copy of the states is held).
+void forward_samples(const model::CausalLM& lm, model::DecoderLayer& layer, Samples& samples,
+                     const char* pass, bool advance) {
   for (size_t i = 0; i < samples.size(); ++i) {
+    const at::Tensor input = samples.hidden->get(i);
+    at::Tensor output;
     try {
-      outputs.push_back(lm.run_layer(layer, samples[i].hidden, samples[i].context));
+      output = lm.run_layer(layer, input, samples.contexts[i]);
     } catch (const Error& error) {
       SLIM_FAIL("calibration sample ", i, ", decoder layer ", layer.index, " (", pass,
                 "): ", error.what());
     }
+    if (!at::isfinite(output).all().item<bool>()) {
+      fail_non_finite(lm, layer, input, samples.contexts[i], i, pass);
+    }
+    if (advance) samples.hidden->replace(i, output);
   }
-  check_finite_outputs(lm, layer, samples, outputs, pass);
-  return outputs;
 }
 
-std::vector<at::Tensor> hidden_of(const std::vector<Sample>& samples) {
-  std::vector<at::Tensor> out;
-  out.reserve(samples.size());
-  for (const auto& sample : samples)
-    out.push_back(sample.hidden);
-  return out;
+// Gives the free pages inside the heap back to the system (glibc keeps them after a layer's or
+// the tokenizer's blocks are freed, and peak RSS would count them again on top of the next
+// layer's).
+void release_free_memory() {
+#ifdef __GLIBC__
+  ::malloc_trim(0);
+#endif
 }
 
-std::vector<Sample> tokenize_samples(const QuantizeOptions& options, const QuantConfig& config,
-                                     const model::CausalLM& lm, QuantizeSummary& summary) {
+// MemAvailable of /proc/meminfo in bytes; 0 when unknown.
+uint64_t available_memory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  std::string unit;
+  while (meminfo >> key >> kb >> unit) {
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  return 0;
+}
+
+// Where the calibration states live: memory, unless asked to offload, or (auto) unless they
+// would take more than half of the memory available now.
+std::string offload_directory(const QuantizeOptions& options, uint64_t bytes) {
+  const std::string& mode = options.offload_activations;
+  SLIM_CHECK(mode == "auto" || mode == "yes" || mode == "no",
+             "--offload_activations: expected auto, yes or no, found ", quote(mode));
+  if (mode == "no") return "";
+  if (mode == "auto") {
+    const uint64_t available = available_memory();
+    if (available == 0 || bytes <= available / 2) return "";
+  }
+  fs::path target = fs::absolute(options.save_path);
+  std::string name = target.filename().string();
+  if (name.empty()) name = target.parent_path().filename().string();
+  const fs::path dir =
+      options.offload_dir.empty() ? target.parent_path() : fs::path(options.offload_dir);
+  return (dir / (name + ".activations-" + std::to_string(::getpid()))).string();
+}
+
+Samples tokenize_samples(const QuantizeOptions& options, const QuantConfig& config,
+                         const model::CausalLM& lm, QuantizeSummary& summary) {
   const std::string dataset = options.dataset.value_or(config.dataset);
   std::vector<std::string> texts = load_calibration_texts(dataset);
   if (options.calib_samples > 0) {
@@ -199,25 +239,37 @@ std::vector<Sample> tokenize_samples(const QuantizeOptions& options, const Quant
   }
   SLIM_CHECK(!texts.empty(), "dataset ", quote(dataset), " has no calibration samples");
   const auto tokenizer = io::load_tokenizer(options.model_path);
-  std::vector<Sample> samples;
+  std::vector<std::vector<int64_t>> ids;
   // One sample at a time (batch 1, special tokens added, no padding), as msModelSlim feeds them.
   for (size_t i = 0; i < texts.size(); ++i) {
-    const auto ids = tokenizer->encode(texts[i], true);
-    SLIM_CHECK(!ids.empty(), "dataset ", quote(dataset), ": sample ", i, " has no tokens");
-    std::vector<int64_t> wide(ids.begin(), ids.end());
+    const auto encoded = tokenizer->encode(texts[i], true);
+    SLIM_CHECK(!encoded.empty(), "dataset ", quote(dataset), ": sample ", i, " has no tokens");
+    std::vector<int64_t> wide(encoded.begin(), encoded.end());
     const int64_t limit = lm.config().max_position_embeddings;
     if (limit > 0 && static_cast<int64_t>(wide.size()) > limit) {
       spdlog::warn("calibration sample {}: {} tokens, truncated to the model's {} positions", i,
                    wide.size(), limit);
       wide.resize(limit);
     }
+    summary.tokens += static_cast<int64_t>(wide.size());
+    ids.push_back(std::move(wide));
+  }
+  // The layers compute in fp32: one state of hidden_size floats per token.
+  const uint64_t bytes =
+      static_cast<uint64_t>(summary.tokens) * lm.config().hidden_size * sizeof(float);
+  Samples samples;
+  samples.hidden = std::make_unique<ActivationStore>(offload_directory(options, bytes));
+  if (samples.hidden->offloaded()) {
+    spdlog::info("calibration activations ({:.1f} MB) offloaded to {}", bytes / 1048576.0,
+                 samples.hidden->directory());
+  }
+  summary.activation_bytes = bytes;
+  summary.offloaded = samples.hidden->offloaded();
+  for (const auto& sample_ids : ids) {
     const at::Tensor tokens =
-        at::tensor(wide, at::kLong).reshape({1, static_cast<int64_t>(wide.size())});
-    Sample sample;
-    sample.hidden = lm.embed(tokens);
-    sample.context = lm.make_context(1, tokens.size(1));
-    summary.tokens += tokens.size(1);
-    samples.push_back(std::move(sample));
+        at::tensor(sample_ids, at::kLong).reshape({1, static_cast<int64_t>(sample_ids.size())});
+    samples.hidden->append(lm.embed(tokens));
+    samples.contexts.push_back(lm.make_context(1, tokens.size(1)));
   }
   summary.samples = static_cast<int64_t>(samples.size());
   return samples;
@@ -355,7 +407,7 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
   };
   run.warnings = &warnings;
 
-  std::vector<Sample> samples;
+  Samples samples;
   if (!data_free) {
     PhaseTimer timer(summary.phases.calibration_s);
     samples = tokenize_samples(options, config, *lm, summary);
@@ -372,33 +424,35 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
   const int64_t layers = model_config.num_hidden_layers;
   Progress progress("quantize", layers, "layers");
   for (int64_t k = 0; k < layers; ++k) {
+    release_free_memory();  // the previous layer's blocks, or the tokenizer's
     model::DecoderLayer layer;
     {
       PhaseTimer timer(summary.phases.load_s);
       layer = lm->load_layer(k);
     }
     std::map<std::string, quant::DeployedLinear> deployed;
-    const std::vector<at::Tensor> inputs = hidden_of(samples);
-    algo::LayerUnit unit{&layer, &inputs, &deployed};
+    algo::LayerUnit unit;
+    unit.layer = &layer;
+    unit.deployed = &deployed;
+    unit.samples = samples.size();
+    unit.input = [&samples](size_t i) { return samples.hidden->get(i); };
     for (auto& processor : processors) {
       spdlog::debug("layer {}/{}: {}", k + 1, layers, processor->type());
       {
         PhaseTimer timer(summary.phases.parameters_s);
         processor->preprocess(run, unit);
       }
-      if (!processor->is_data_free() && !samples.empty()) {
+      if (!processor->is_data_free() && samples.size() > 0) {
         PhaseTimer timer(summary.phases.calibration_s);
-        forward_samples(*lm, layer, samples, "calibration forward");
+        forward_samples(*lm, layer, samples, "calibration forward", false);
       }
       PhaseTimer timer(summary.phases.parameters_s);
       processor->postprocess(run, unit);
     }
     layer.clear_hooks();
-    if (!samples.empty() && k + 1 < layers) {
+    if (samples.size() > 0 && k + 1 < layers) {
       PhaseTimer timer(summary.phases.calibration_s);
-      std::vector<at::Tensor> next = forward_samples(*lm, layer, samples, "deployed forward");
-      for (size_t i = 0; i < samples.size(); ++i)
-        samples[i].hidden = std::move(next[i]);
+      forward_samples(*lm, layer, samples, "deployed forward", true);
     }
     {
       PhaseTimer timer(summary.phases.save_s);

@@ -104,6 +104,34 @@ TEST(QuantCli, StaticW8A8CalibratesAndTheSavedOutputRuns) {
   EXPECT_LT(std::abs(quant_ppl / float_ppl - 1), 0.05) << float_ppl << " vs " << quant_ppl;
 }
 
+TEST(QuantCli, OffloadedActivationsGiveTheSameBytesAndAreRemoved) {
+  TempDir dir;
+  const std::string args =
+      "--config_path default-w8a8-static --dataset '" + kCalib + "' --calib_samples 3";
+  auto run =
+      run_slim(quant(dir.file("memory"), args + " --offload_activations no"), dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("MB of activations\n"), std::string::npos) << run.out;
+  fs::create_directories(dir.file("scratch"));
+  run = run_slim(quant(dir.file("disk"), args + " --offload_activations yes --offload_dir '" +
+                                             dir.file("scratch") + "'"),
+                 dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("(offloaded to disk)"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find(dir.file("scratch") + "/disk.activations-"), std::string::npos) << run.err;
+  EXPECT_TRUE(fs::is_empty(dir.file("scratch")));  // the scratch files are gone
+  const std::string weights = "/quant_model_weights-00001-of-00001.safetensors";
+  EXPECT_EQ(slim::read_file(dir.file("memory") + weights),
+            slim::read_file(dir.file("disk") + weights));
+  // A bad mode is refused before anything is written.
+  run = run_slim(quant(dir.file("bad"), args + " --offload_activations maybe"), dir.file("err"));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--offload_activations: expected auto, yes or no, found 'maybe'"),
+            std::string::npos)
+      << run.err;
+  EXPECT_FALSE(fs::exists(dir.file("bad")));
+}
+
 TEST(QuantCli, V0ConfigsRunTranslated) {
   TempDir dir;
   write(dir.file("v0.yaml"), R"(apiversion: modelslim_v0
@@ -167,6 +195,12 @@ TEST(QuantCli, RefusesBadInputNamingIt) {
               "scope: per_token, symmetric: false}, weight: {}}\n",
        "", "spec.process[0].qconfig: activations int8 per_token asym"},
       {"unknown spec key", head + "  proces: []\n", "", "spec.proces: unknown key"},
+      {"groups that do not fit",
+       head + "  process:\n    - type: linear_quant\n      qconfig: {weight: {dtype: int4, "
+              "scope: per_group, group_size: 96}}\n",
+       "",
+       "spec.process[0].qconfig.weight: group_size 96 does not divide the input dim 256 of "
+       "linear model.layers.0.self_attn.q_proj; choose one that does (256, 128, 64, 32, 16)"},
       {"too few samples", "",
        "--config_path default-w8a8-static --dataset '" + kCalib + "' --calib_samples 1000",
        "has 128 samples; --calib_samples asked for 1000"},

@@ -56,9 +56,10 @@ struct RunContext {
 // One decoder layer being processed.
 struct LayerUnit {
   model::DecoderLayer* layer = nullptr;
-  // The calibration inputs of the layer, one [1, seq, hidden] tensor per sample (empty on a
-  // data-free pass).
-  const std::vector<at::Tensor>* inputs = nullptr;
+  // The calibration inputs of the layer, one [1, seq, hidden] tensor per sample (none on a
+  // data-free pass), read on demand: they may live on disk.
+  size_t samples = 0;
+  std::function<at::Tensor(size_t sample)> input;
   // Quantized linears of this layer, by module name, as processors deployed them: the saver
   // writes these; every other linear of the layer is written from its float weight.
   std::map<std::string, quant::DeployedLinear>* deployed = nullptr;

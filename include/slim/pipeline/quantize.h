@@ -29,6 +29,11 @@ struct QuantizeOptions {
   std::optional<std::string> dataset;       // --dataset: replaces spec.dataset
   int64_t calib_samples = 0;                // the first N samples; 0: all
   std::optional<quant::Numerics> numerics;  // --numerics: replaces spec.numerics
+  // The calibration states between layers: "auto" keeps them in memory unless they would take
+  // more than half of the available memory, "yes" always writes them to a scratch directory
+  // (`offload_dir`, default beside save_path; removed at the end), "no" never.
+  std::string offload_activations = "auto";
+  std::string offload_dir;
   // Files written into the output beside the weights (the resolved best-practice YAML).
   std::vector<std::pair<std::string, std::string>> extra_files;
 };
@@ -46,6 +51,8 @@ struct QuantizeSummary {
   quant::Numerics numerics = quant::Numerics::Precise;
   int64_t samples = 0;
   int64_t tokens = 0;
+  uint64_t activation_bytes = 0;  // the calibration states of one layer (fp32)
+  bool offloaded = false;         // ... written to disk between passes
   int64_t quantized_linears = 0;
   int64_t float_linears = 0;  // decoder-layer linears left in float (excluded, routers)
   std::vector<std::string> files;
