@@ -17,11 +17,9 @@ CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=(w8a16/ascendv1 w4a16/ascendv1 w8a16/compressed-tensors \
   w4a16/compressed-tensors wfp8/ascendv1 mxfp4/ascendv1)
 mkdir -p "$WORK"
-if [ ! -f "$WORK/src/config.json" ]; then
-  "$SLIM" random-model --arch LlamaForCausalLM --hidden_size 2048 --intermediate_size 5632 \
-    --num_hidden_layers 22 --num_attention_heads 32 --num_key_value_heads 4 --vocab_size 32000 \
-    --dtype bf16 --shard_size 2GB --save_path "$WORK/src" >/dev/null
-fi
+# shellcheck source=bench/scripts/random-tinyllama.sh
+source "$(dirname "$0")/random-tinyllama.sh"
+random_tinyllama "$WORK/src"
 bytes=$(du -sb "$WORK/src" | cut -f1)
 echo "checkpoint: $WORK/src, $(awk -v b="$bytes" 'BEGIN{printf "%.3f GB", b/1e9}'), $(nproc) cores, $THREADS threads"
 cold() { if [ "${DROP_CACHES:-0}" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi; }

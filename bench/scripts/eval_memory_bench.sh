@@ -13,11 +13,9 @@ THREADS=${THREADS:-2}
 SEQ=${SEQ:-512}
 CHUNKS=${CHUNKS:-4}
 mkdir -p "$WORK"
-if [ ! -f "$WORK/src/config.json" ]; then
-  "$SLIM" random-model --arch LlamaForCausalLM --hidden_size 2048 --intermediate_size 5632 \
-    --num_hidden_layers 22 --num_attention_heads 32 --num_key_value_heads 4 --vocab_size 32000 \
-    --dtype bf16 --shard_size 2GB --save_path "$WORK/src" >/dev/null
-fi
+# shellcheck source=bench/scripts/random-tinyllama.sh
+source "$(dirname "$0")/random-tinyllama.sh"
+random_tinyllama "$WORK/src"
 if [ ! -f "$WORK/w8a16/quant_model_description.json" ]; then
   SLIM_PROGRESS=0 "$SLIM" --log-level warn convert --format ascendv1 --scheme w8a16 \
     --model_path "$WORK/src" --save_path "$WORK/w8a16" >/dev/null

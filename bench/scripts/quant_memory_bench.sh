@@ -13,20 +13,22 @@ SLIM=${SLIM:-build/slim}
 WORK=${WORK:-build/bench-convert}
 SAMPLES=${SAMPLES:-8}
 mkdir -p "$WORK"
-if [ ! -f "$WORK/src/config.json" ]; then
-  "$SLIM" random-model --arch LlamaForCausalLM --hidden_size 2048 --intermediate_size 5632 \
-    --num_hidden_layers 22 --num_attention_heads 32 --num_key_value_heads 4 --vocab_size 32000 \
-    --dtype bf16 --shard_size 2GB --save_path "$WORK/src" >/dev/null
-fi
-# The random checkpoint has no tokenizer: the fixture's (same vocabulary size, 32000).
+# shellcheck source=bench/scripts/random-tinyllama.sh
+source "$(dirname "$0")/random-tinyllama.sh"
+random_tinyllama "$WORK/src"
+# The random checkpoint's tokenizer is byte-level (~4x the tokens of real text); calibrate with
+# the fixture's (the same vocabulary size, 32000) in a directory of links to the checkpoint.
+MODEL="$WORK/src-fixture-tokenizer"
+mkdir -p "$MODEL"
+for f in "$WORK"/src/*; do ln -sf "$(realpath "$f")" "$MODEL/"; done
 for f in tokenizer.json tokenizer_config.json; do
-  [ -f "$WORK/src/$f" ] || cp "models/sotu-llama-13m/$f" "$WORK/src/"
+  rm -f "$MODEL/$f"; cp "models/sotu-llama-13m/$f" "$MODEL/"
 done
 head -n "$SAMPLES" data/calib/sotu_calib.jsonl >"$WORK/calib.jsonl"
 run() {  # label, extra args
   local label=$1; shift
   SLIM_PROGRESS=0 /usr/bin/time -f "%e %M" -o "$WORK/quant.time" "$SLIM" --log-level warn quant \
-    --model_path "$WORK/src" --save_path "$WORK/w8a8s" --config_path default-w8a8-static \
+    --model_path "$MODEL" --save_path "$WORK/w8a8s" --config_path default-w8a8-static \
     --dataset "$WORK/calib.jsonl" --overwrite --yes "$@" >"$WORK/quant.out"
   read -r secs rss_kb <"$WORK/quant.time"
   local acts

@@ -83,6 +83,7 @@ class LinearQuant : public Processor {
       // The next layer's inputs come from the deployed computation with an fp32 product.
       linear->set_stored_computation(
           model::deployed_computation(record, run.device, model::DeployedProduct::Fp32));
+      linear->drop_float_weight();
       (*unit.deployed)[linear->name()] = std::move(record);
     }
     observed_.clear();

@@ -100,6 +100,11 @@ void Progress::set_position(int64_t position) {
   maybe_draw(false);
 }
 
+void Progress::set_detail(std::string detail) {
+  detail_ = std::move(detail);
+  maybe_draw(false);
+}
+
 void Progress::finish() {
   if (finished_) return;
   maybe_draw(true);
@@ -114,7 +119,8 @@ void Progress::maybe_draw(bool force) {
   const double interval = tty_ ? options_.tty_interval_s : options_.plain_interval_s;
   if (!force && t - last_draw_s_ < interval) return;
   last_draw_s_ = t;
-  const std::string line = format_line(label_, position_, total_, unit_, t - start_s_);
+  std::string line = format_line(label_, position_, total_, unit_, t - start_s_);
+  if (!detail_.empty() && position_ < total_) line += "; " + detail_;
   if (tty_) {
     // Pad with spaces so a shorter line fully covers the previous one.
     const size_t pad = last_width_ > line.size() ? last_width_ - line.size() : 0;

@@ -59,6 +59,12 @@ void Linear::set_stored_computation(std::shared_ptr<LinearHook> computation) {
   stored_ = std::move(computation);
 }
 
+void Linear::drop_float_weight() {
+  SLIM_INTERNAL_ASSERT(stored_ != nullptr, name_, ": the float weight is its only computation");
+  weight_ = at::Tensor();
+  bias_.reset();
+}
+
 HookHandle Linear::add_hook(std::shared_ptr<LinearHook> hook) {
   SLIM_INTERNAL_ASSERT(hook != nullptr, name_, ": null hook");
   const HookHandle handle = next_hook_handle();

@@ -438,6 +438,10 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
     unit.input = [&samples](size_t i) { return samples.hidden->get(i); };
     for (auto& processor : processors) {
       spdlog::debug("layer {}/{}: {}", k + 1, layers, processor->type());
+      progress.set_detail(str("layer ", k + 1, ": ", processor->type(),
+                              processor->is_data_free()
+                                  ? std::string()
+                                  : str(", calibration forward of ", samples.size(), " samples")));
       {
         PhaseTimer timer(summary.phases.parameters_s);
         processor->preprocess(run, unit);
@@ -451,6 +455,8 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
     }
     layer.clear_hooks();
     if (samples.size() > 0 && k + 1 < layers) {
+      progress.set_detail(
+          str("layer ", k + 1, ": deployed forward of ", samples.size(), " samples"));
       PhaseTimer timer(summary.phases.calibration_s);
       forward_samples(*lm, layer, samples, "deployed forward", true);
     }

@@ -163,7 +163,7 @@ at::Tensor quantized_operand(const DeployedLinear& record, c10::Device device,
                              at::ScalarType dtype) {
   SLIM_INTERNAL_ASSERT(dtype == at::kDouble || dtype == at::kFloat, record.name,
                        ": the product runs in fp64 or fp32");
-  return dequantize_weight(record, at::kDouble).to(device, dtype);
+  return dequantize_weight(record, dtype).to(device);  // fp32: one rounding, as fp64 then fp32
 }
 
 at::Tensor quantized_forward(const DeployedLinear& record, const at::Tensor& operand,

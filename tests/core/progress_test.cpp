@@ -153,6 +153,29 @@ class ProgressOutput : public ::testing::Test {
   std::optional<std::string> saved_env_;
 };
 
+TEST_F(ProgressOutput, TheDetailFollowsThePositionUntilTheEnd) {
+  Progress progress("quantize", 2, "layers", options(0));
+  progress.set_detail("layer 1: linear_quant");  // the first update always prints
+  now_ += 20;
+  progress.advance();
+  now_ += 20;
+  progress.set_detail("layer 2: deployed forward of 4 samples");
+  now_ += 20;
+  progress.advance();  // the end: no detail
+  progress.finish();
+  const std::string text = output();
+  EXPECT_NE(text.find("0/2 layers, 0.00 layers/s, elapsed 0.0 s, ETA ?; layer 1: linear_quant\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("1/2 layers, 20.00 s/layers, elapsed 20.0 s, ETA 20.0 s; layer 1: "
+                      "linear_quant\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("; layer 2: deployed forward of 4 samples\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("2/2 layers, 30.00 s/layers, elapsed 1 min 00 s\n"), std::string::npos)
+      << text;
+}
+
 TEST_F(ProgressOutput, PlainLinesOnlyEveryIntervalAndAtFinish) {
   Progress progress("calibrate", 100, "sample", options(0));
   progress.advance();  // the first update always prints

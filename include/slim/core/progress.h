@@ -32,6 +32,9 @@ class Progress {
 
   void advance(int64_t count = 1);
   void set_position(int64_t position);
+  // What the current step is doing ("linear_quant: calibration forward, 128 samples"), shown
+  // after the position until replaced; redrawn like a position change.
+  void set_detail(std::string detail);
   // Prints the final line (once). Called by the destructor if not called before.
   void finish();
 
@@ -48,6 +51,7 @@ class Progress {
   std::string label_;
   int64_t total_;
   std::string unit_;
+  std::string detail_;
   ProgressOptions options_;
   bool tty_ = false;
   bool enabled_ = true;

@@ -70,6 +70,9 @@ class Linear {
   // Not a hook: clear_hooks() keeps it.
   void set_stored_computation(std::shared_ptr<LinearHook> computation);
   bool has_stored_computation() const { return stored_ != nullptr; }
+  // Frees the float weight and bias once a stored computation (which holds its own) has replaced
+  // them: a quantized layer then holds its records, not a float copy as well.
+  void drop_float_weight();
 
   HookHandle add_hook(std::shared_ptr<LinearHook> hook);
   // Removes exactly the hook `handle` names; false when it is not registered here.
