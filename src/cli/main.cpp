@@ -1,5 +1,5 @@
 // `slim`: one executable, one subcommand per job.
-#include <malloc.h>
+#include "slim/core/heap.h"
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -13,15 +13,7 @@
 #include "slim/core/threads.h"
 
 int main(int argc, char** argv) {
-  // Every command streams: it allocates and frees tensors of every size (a layer, a tensor, a
-  // window's activations) once or a few times each. glibc raises its mmap threshold after large
-  // frees (up to 32 MB), after which such blocks come from the heap and are not given back: peak
-  // RSS grew to 1.8 GB converting a 2.2 GB model. A threshold of 1 MiB fixed that but made every
-  // activation buffer a fresh mmap: half the calibration forward's time went to page faults. Fixed
-  // thresholds of 32 MiB (blocks above it, layer weights of large models, go back to the system
-  // when freed) and a 64 MiB trim keep both (docs/benchmarks.md).
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  slim::use_streaming_heap();  // slim/core/heap.h: why, and when slim quant changes it
   CLI::App app{"Slim: compress large language models (msModelSlim-compatible), natively.", "slim"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "slim 0.1.0");

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
-#include <malloc.h>
 #include <unistd.h>
 #include <chrono>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include "pipeline/non_layer_tensors.h"
 #include "slim/core/error.h"
 #include "slim/core/files.h"
+#include "slim/core/heap.h"
 #include "slim/core/progress.h"
 #include "slim/export/quantized_saver.h"
 #include "slim/io/dataset.h"
@@ -185,15 +185,6 @@ void forward_samples(const model::CausalLM& lm, model::DecoderLayer& layer, Samp
     }
     if (advance) samples.hidden->replace(i, output);
   }
-}
-
-// Gives the free pages inside the heap back to the system (glibc keeps them after a layer's or
-// the tokenizer's blocks are freed, and peak RSS would count them again on top of the next
-// layer's).
-void release_free_memory() {
-#ifdef __GLIBC__
-  ::malloc_trim(0);
-#endif
 }
 
 // MemAvailable of /proc/meminfo in bytes; 0 when unknown.
@@ -421,6 +412,8 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
 
   for (auto& processor : processors)
     processor->pre_run(run);
+  std::optional<CalibrationHeapScope> calibration_heap;
+  if (samples.size() > 0) calibration_heap.emplace();
   const int64_t layers = model_config.num_hidden_layers;
   Progress progress("quantize", layers, "layers");
   for (int64_t k = 0; k < layers; ++k) {
