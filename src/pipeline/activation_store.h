@@ -24,6 +24,8 @@ class ActivationStore {
   void append(const at::Tensor& hidden);
   // Replaces sample i's state (a layer's output becomes the next layer's input).
   void replace(size_t i, const at::Tensor& hidden);
+  // In memory, the stored tensor itself: replace(i, ...) overwrites it in place, so a caller
+  // reads what it needs of sample i before replacing it.
   at::Tensor get(size_t i) const;
 
   size_t size() const { return entries_.size(); }

@@ -203,16 +203,14 @@ uint64_t available_memory() {
 // would take more than half of the memory available now.
 std::string offload_directory(const QuantizeOptions& options, uint64_t bytes) {
   const std::string& mode = options.offload_activations;
-  SLIM_CHECK(mode == "auto" || mode == "yes" || mode == "no",
-             "--offload_activations: expected auto, yes or no, found ", quote(mode));
   if (mode == "no") return "";
   if (mode == "auto") {
     const uint64_t available = available_memory();
     if (available == 0 || bytes <= available / 2) return "";
   }
   fs::path target = fs::absolute(options.save_path);
-  std::string name = target.filename().string();
-  if (name.empty()) name = target.parent_path().filename().string();
+  if (target.filename().empty()) target = target.parent_path();  // "out/x/"
+  const std::string name = target.filename().string();
   const fs::path dir =
       options.offload_dir.empty() ? target.parent_path() : fs::path(options.offload_dir);
   return (dir / (name + ".activations-" + std::to_string(::getpid()))).string();
@@ -351,6 +349,10 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
 
   SLIM_CHECK(fs::is_directory(options.model_path), "--model_path ", quote(options.model_path),
              ": not a directory");
+  SLIM_CHECK(options.offload_activations == "auto" || options.offload_activations == "yes" ||
+                 options.offload_activations == "no",
+             "--offload_activations: expected auto, yes or no, found ",
+             quote(options.offload_activations));
   SLIM_CHECK(!inside(options.save_path, options.model_path), "--save_path ",
              quote(options.save_path), " is inside --model_path ", quote(options.model_path),
              "; choose a directory outside the model");

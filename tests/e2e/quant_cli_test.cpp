@@ -123,6 +123,17 @@ TEST(QuantCli, OffloadedActivationsGiveTheSameBytesAndAreRemoved) {
   const std::string weights = "/quant_model_weights-00001-of-00001.safetensors";
   EXPECT_EQ(slim::read_file(dir.file("memory") + weights),
             slim::read_file(dir.file("disk") + weights));
+  // The default scratch directory sits beside the save path (a trailing separator included).
+  run = run_slim(quant(dir.file("beside") + "/", args + " --offload_activations yes"),
+                 dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find(dir.file("beside.activations-")), std::string::npos) << run.err;
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".activations-"), std::string::npos)
+        << entry.path();
+  }
+  EXPECT_EQ(slim::read_file(dir.file("memory") + weights),
+            slim::read_file(dir.file("beside") + weights));
   // A bad mode is refused before anything is written.
   run = run_slim(quant(dir.file("bad"), args + " --offload_activations maybe"), dir.file("err"));
   EXPECT_EQ(run.exit_code, 2);
