@@ -10,5 +10,8 @@ namespace slim::algo {
 
 std::unique_ptr<Processor> make_linear_quant(const pipeline::ProcessorConfig& config);
 std::unique_ptr<Processor> make_group(const pipeline::ProcessorConfig& config);
+std::unique_ptr<Processor> make_smooth_quant(const pipeline::ProcessorConfig& config);
+std::unique_ptr<Processor> make_iter_smooth(const pipeline::ProcessorConfig& config);
+std::unique_ptr<Processor> make_flex_smooth_quant(const pipeline::ProcessorConfig& config);
 
 }  // namespace slim::algo

@@ -17,15 +17,17 @@ struct ProcessorEntry {
 constexpr ProcessorEntry kProcessors[] = {
     {"linear_quant", make_linear_quant},
     {"group", make_group},
+    {"smooth_quant", make_smooth_quant},
+    {"iter_smooth", make_iter_smooth},
+    {"flex_smooth_quant", make_flex_smooth_quant},
 };
 
 // msModelSlim's processor types (spec §2.4) that Slim does not implement yet, so that a config
 // naming one is told it is known but not available, rather than misspelled.
-constexpr const char* kPlannedTypes[] = {"dynamic_cache", "fa3_quant",         "iter_smooth",
-                                         "smooth_quant",  "flex_smooth_quant", "flex_awq_ssz",
-                                         "awq",           "kv_smooth",         "quarot",
-                                         "online_quarot", "adapt_rotation",    "autoround_quant",
-                                         "float_sparse",  "flatquant",         "svd_res"};
+constexpr const char* kPlannedTypes[] = {
+    "dynamic_cache", "fa3_quant",      "flex_awq_ssz",    "awq",          "kv_smooth",
+    "quarot",        "online_quarot",  "adapt_rotation",  "autoround_quant", "float_sparse",
+    "flatquant",     "svd_res"};
 
 std::string type_list() {
   std::string out;

@@ -147,7 +147,7 @@ std::vector<Subgraph> layer_subgraphs(const io::ModelConfig& config, int64_t lay
       const int64_t source_expert = per_expert ? e : -1;
       const LayerModule* source = named(spec.source, source_expert);
       if (source == nullptr) continue;
-      Subgraph subgraph{subgraph_type_name(spec.type), source->name, {}};
+      Subgraph subgraph{subgraph_type_name(spec.type), source->name, {}, spec.ov_group_max};
       for (const char* target : spec.targets) {
         if (!is_expert_role(target)) {
           if (const auto* module = named(target, -1)) subgraph.targets.push_back(module->name);

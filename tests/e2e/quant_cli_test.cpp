@@ -190,9 +190,9 @@ TEST(QuantCli, RefusesBadInputNamingIt) {
   const std::vector<BadInput> cases = {
       {"no processors", head + "  process: []\n", "", "names no processors"},
       {"unknown processor", head + "  process: [{type: smooth_quantt}]\n", "",
-       "unknown processor 'smooth_quantt'; processors Slim has: linear_quant, group"},
-      {"not implemented", head + "  process: [{type: iter_smooth}]\n", "",
-       "'iter_smooth' (msModelSlim) is not implemented in Slim yet"},
+       "unknown processor 'smooth_quantt'; processors Slim has: linear_quant, group, smooth_quant"},
+      {"not implemented", head + "  process: [{type: awq}]\n", "",
+       "'awq' (msModelSlim) is not implemented in Slim yet"},
       {"unknown key",
        head + "  process:\n    - type: linear_quant\n      qconfig: {weight: {}}\n"
               "      inclde: ['*']\n",

@@ -122,6 +122,7 @@ TEST(FamilyTable, SubgraphsExpandOverExperts) {
   EXPECT_EQ(subgraphs[1].source, "model.layers.1.post_attention_layernorm");
   EXPECT_EQ(subgraphs[1].targets,
             (std::vector<std::string>{
+                "model.layers.1.mlp.gate",  // the router reads the norm too
                 "model.layers.1.mlp.experts.0.gate_proj", "model.layers.1.mlp.experts.1.gate_proj",
                 "model.layers.1.mlp.experts.2.gate_proj", "model.layers.1.mlp.experts.0.up_proj",
                 "model.layers.1.mlp.experts.1.up_proj", "model.layers.1.mlp.experts.2.up_proj"}));

@@ -65,6 +65,9 @@ struct SubgraphSpec {
   SubgraphType type;
   const char* source;
   std::vector<const char*> targets;
+  // ov under GQA: scales grouped by the maxima of each KV group's statistics (msModelSlim's
+  // `group_method: max`, its Qwen3 adapters) rather than by the mean of the q-heads' scales.
+  bool ov_group_max = false;
 };
 
 struct FamilySpec {
@@ -107,6 +110,7 @@ struct Subgraph {
   std::string type;
   std::string source;
   std::vector<std::string> targets;
+  bool ov_group_max = false;
 };
 std::vector<Subgraph> layer_subgraphs(const io::ModelConfig& config, int64_t layer);
 

@@ -93,13 +93,16 @@ std::vector<RoleSpec> concat(std::vector<std::vector<RoleSpec>> parts) {
   return rows;
 }
 
-std::vector<SubgraphSpec> llama_like_subgraphs() {
+std::vector<SubgraphSpec> llama_like_subgraphs(bool ov_group_max) {
+  // The router (first: it sees every token, so its input statistics are the norm's) and the
+  // shared expert's gate read the feed-forward norm too: one norm-linear subgraph with every
+  // expert's gate and up, so the transform stays exact.
   return {
       {SubgraphType::NormLinear, kAttnNorm, {kQ, kK, kV}},
       {SubgraphType::NormLinear,
        kFfnNorm,
-       {kGate, kUp, kExpertGate, kExpertUp, kSharedGate, kSharedUp}},
-      {SubgraphType::OV, kV, {kO}},
+       {kRouter, kGate, kUp, kExpertGate, kExpertUp, kSharedGate, kSharedUp, kSharedRouter}},
+      {SubgraphType::OV, kV, {kO}, ov_group_max},
       {SubgraphType::UpDown, kUp, {kDown}},
       {SubgraphType::UpDown, kExpertUp, {kExpertDown}},
       {SubgraphType::UpDown, kSharedUp, {kSharedDown}},

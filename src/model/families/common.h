@@ -19,6 +19,7 @@ std::vector<RoleSpec> concat(std::vector<std::vector<RoleSpec>> parts);
 
 // norm-linear: attention norm -> q/k/v, feed-forward norm -> gate/up (dense, experts, shared);
 // ov: v -> o; up-down: up -> down (dense, each expert, shared).
-std::vector<SubgraphSpec> llama_like_subgraphs();
+// `ov_group_max`: the family's ov scales use max grouping (SubgraphSpec::ov_group_max).
+std::vector<SubgraphSpec> llama_like_subgraphs(bool ov_group_max = false);
 
 }  // namespace slim::model::families

@@ -9,7 +9,7 @@ extern const FamilySpec kQwen3Family = {
     {"Qwen3ForCausalLM", "qwen3", false, true, false, true,  WindowRule::WithFlag, 1e-6, 10000.0, 32768, 4096,  128, 28,
      /*gguf*/ {"qwen3", false, false}},
     families::concat({families::attention_roles(true), families::dense_mlp_roles()}),
-    families::llama_like_subgraphs()};
+    families::llama_like_subgraphs(/*ov_group_max=*/true)};
 // clang-format on
 
 }  // namespace slim::model

@@ -13,7 +13,7 @@ extern const FamilySpec kQwen3MoeFamily = {
      /*moe*/ {"num_experts", "moe_intermediate_size", nullptr,
               TopKNorm::ConfigFlag, /*sparse_step_keys*/ true, 128, 8, 768, 0}},
     families::concat({families::attention_roles(true), families::qwen_moe_roles(/*shared*/ false)}),
-    families::llama_like_subgraphs()};
+    families::llama_like_subgraphs(/*ov_group_max=*/true)};
 // clang-format on
 
 }  // namespace slim::model

@@ -1,0 +1,55 @@
+// `smooth_quant` (spec msmodelslim-v1.md §2.4, §5.6; V0 anti_method m1): SmoothQuant on the
+// norm-linear subgraphs. Per input channel c of the linears a norm feeds,
+//   s_c = clamp(max|X_c|^α / max_o|W_o,c|^(1-α), min 1e-5),   α = 0.5 by default,
+// the linears' columns are multiplied by s and the norm weight divided by it: an exact transform
+// of the float model that moves activation outliers into the weights.
+#include <ATen/ATen.h>
+
+#include "algo/smoothing.h"
+#include "slim/core/error.h"
+#include "slim/core/yaml_fields.h"
+
+namespace slim::algo {
+
+namespace {
+
+class SmoothQuant : public smoothing::SmoothingProcessor {
+ public:
+  SmoothQuant(std::string path, smoothing::Selection selection, double alpha)
+      : SmoothingProcessor(std::move(path), std::move(selection)), alpha_(alpha) {}
+  std::string type() const override { return "smooth_quant"; }
+
+ protected:
+  at::Tensor compute(const RunContext& run, const smoothing::Subgraph& subgraph,
+                     const smoothing::ChannelStatistics& stats) override {
+    const double alpha = alpha_;
+    return smoothing::subgraph_scales(
+        *run.config, subgraph, stats.absmax(), smoothing::weight_absmax(subgraph),
+        smoothing::family_grouping(subgraph), [alpha](const at::Tensor& a, const at::Tensor& w) {
+          return (a.pow(alpha) / w.pow(1 - alpha)).clamp_min(1e-5);
+        });
+  }
+
+ private:
+  double alpha_;
+};
+
+}  // namespace
+
+std::unique_ptr<Processor> make_smooth_quant(const pipeline::ProcessorConfig& config) {
+  check_keys(config.node, config.path, {"type", "alpha", "symmetric", "include", "exclude"});
+  const double alpha = yaml_double(config.node, "alpha", config.path, 0.5);
+  SLIM_CHECK(alpha >= 0 && alpha <= 1, yaml_path(config.path, "alpha"), ": must be in [0, 1], found ",
+             alpha, yaml_line(config.node["alpha"]));
+  SLIM_CHECK(yaml_bool(config.node, "symmetric", config.path, true),
+             yaml_path(config.path, "symmetric"),
+             ": asymmetric smooth_quant (a channel shift into a norm bias) is not implemented in "
+             "Slim yet; use symmetric: true",
+             yaml_line(config.node["symmetric"]));
+  return std::make_unique<SmoothQuant>(
+      config.path,
+      smoothing::parse_selection(config, {model::SubgraphType::NormLinear}, /*types_key=*/false),
+      alpha);
+}
+
+}  // namespace slim::algo
