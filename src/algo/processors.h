@@ -13,5 +13,6 @@ std::unique_ptr<Processor> make_group(const pipeline::ProcessorConfig& config);
 std::unique_ptr<Processor> make_smooth_quant(const pipeline::ProcessorConfig& config);
 std::unique_ptr<Processor> make_iter_smooth(const pipeline::ProcessorConfig& config);
 std::unique_ptr<Processor> make_flex_smooth_quant(const pipeline::ProcessorConfig& config);
+std::unique_ptr<Processor> make_awq(const pipeline::ProcessorConfig& config);
 
 }  // namespace slim::algo

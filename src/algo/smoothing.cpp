@@ -253,7 +253,8 @@ at::Tensor fake_quant_rows(const at::Tensor& x) {
 
 at::Tensor reconstruction_errors(const at::Tensor& x, const at::Tensor& weight,
                                  const at::Tensor& scales) {
-  constexpr int64_t kChunkBytes = int64_t{256} << 20;  // candidate tensors held at once
+  // Candidate tensors held at once: the quantization temporaries are a few times this.
+  constexpr int64_t kChunkBytes = int64_t{32} << 20;
   const at::Tensor xf = x.to(at::kFloat);
   const at::Tensor wf = weight.to(at::kFloat);
   const at::Tensor sf = scales.to(at::kFloat);

@@ -277,7 +277,28 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
                        : method == "m1" ? "smooth_quant"
                                         : "iter_smooth";
     SLIM_CHECK(method != "m5", "anti_cfg.anti_method: m5 (CBQ) is not implemented in Slim");
-    process.push_back(processor_node(type));
+    YAML::Node suppression = processor_node(type);
+    if (method == "m3") {
+      // AWQ searches its scales for the weights calib_cfg quantizes.
+      YAML::Node searched = YAML::Clone(weight);
+      searched["method"] = "minmax";
+      suppression["weight_qconfig"] = searched;
+    }
+    const YAML::Node flex = anti["flex_config"];
+    if (method == "m6" && flex && !flex.IsNull()) {
+      require_map(flex, "anti_cfg.flex_config");
+      check_keys(flex, "anti_cfg.flex_config", {"alpha", "beta"});
+      for (const char* key : {"alpha", "beta"})
+        if (flex[key]) suppression[key] = flex[key];
+    }
+    const auto skipped = yaml_string_list(anti, "disable_anti_names", "anti_cfg", {});
+    if (!skipped.empty() && method != "m1") {
+      YAML::Node excluded(YAML::NodeType::Sequence);
+      for (const auto& name : skipped)
+        excluded.push_back(name);
+      suppression["exclude"] = excluded;
+    }
+    process.push_back(suppression);
   }
   process.push_back(linear);
   if (yaml_bool(cfg, "use_kvcache_quant", calib_path, false)) {

@@ -201,6 +201,8 @@ const char* kProcessors[] = {
     "{type: iter_smooth, alpha: 0.5, enable_subgraph_type: [ov, up-down]}",
     "{type: flex_smooth_quant}",
     "{type: flex_smooth_quant, alpha: 0.6, beta: 0.3}",
+    "{type: awq, weight_qconfig: {dtype: int4, scope: per_group, group_size: 32, symmetric: "
+    "false}}",
 };
 
 std::string write_model(const TempDir& dir, const std::string& arch) {
@@ -209,7 +211,7 @@ std::string write_model(const TempDir& dir, const std::string& arch) {
   options.vocab_size = 300;
   options.num_experts = 4;
   options.num_experts_per_tok = 2;
-  options.shared_expert_intermediate_size = 48;
+  options.shared_expert_intermediate_size = 64;  // AWQ groups of 32 divide it
   options.dtype = c10::kFloat;  // the saved output then holds the transform without rounding
   options.logit_scale = 8.0;
   model::write_random_model(options, dir.file(arch));
@@ -378,6 +380,15 @@ TEST(Smoothing, PlantedOutliersQuantizeAtLeastTwiceBetter) {
     const double smoothed = error_after({smoothing, w8a8_static(include)});
     EXPECT_GE(plain / smoothed, 2.0) << smoothing << ": " << plain << " vs " << smoothed;
   }
+  // AWQ for weight-only int4: the salient (large-activation) channels' weights keep more
+  // precision (1.22x lower error measured; AWQ's gain is modest by design, its grid includes
+  // the identity).
+  const std::string w4a16 =
+      "{dtype: int4, scope: per_channel, symmetric: true, method: minmax}";
+  const std::string weight_only = "{type: linear_quant, qconfig: {weight: " + w4a16 + "}}";
+  const double plain = error_after({weight_only});
+  const double awq = error_after({"{type: awq, weight_qconfig: " + w4a16 + "}", weight_only});
+  EXPECT_GE(plain / awq, 1.15) << plain << " vs " << awq;
 }
 
 // ------------------------------------------------------------------------- configs
@@ -391,6 +402,11 @@ TEST(Smoothing, RefusesBadConfigsNamingTheKey) {
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, symmetric: false}"), "asymmetric iter_smooth");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, include: ['model.{']}"), "model.{");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, enable_subgraph_type: []}"), "empty");
+  EXPECT_ERROR_WITH(processor("{type: awq}"), "spec.process[0].weight_qconfig: required");
+  EXPECT_ERROR_WITH(processor("{type: awq, weight_qconfig: {dtype: int8, scope: per_tensor}}"),
+                    "awq searches integer per_channel or per_group weights");
+  EXPECT_ERROR_WITH(processor("{type: awq, n_grid: 0, weight_qconfig: {dtype: int4}}"),
+                    "spec.process[0].n_grid: must be in [1, 1000]");
 }
 
 }  // namespace

@@ -104,6 +104,87 @@ TEST(QuantCli, StaticW8A8CalibratesAndTheSavedOutputRuns) {
   EXPECT_LT(std::abs(quant_ppl / float_ppl - 1), 0.05) << float_ppl << " vs " << quant_ppl;
 }
 
+// msModelSlim's own V1 YAMLs with outlier suppression run unchanged: its default-w8a8
+// (iter_smooth, then W8A8 dynamic, runner model_wise) and iter_smooth + W8A8 static. The saved
+// norms carry the smoothing, and the saved outputs score within 5% of the float model.
+TEST(QuantCli, MsModelSlimSmoothingYamlsRunUnchanged) {
+  TempDir dir;
+  write(dir.file("default-w8a8.yaml"), R"(apiversion: modelslim_v1
+metadata:
+  config_id: default-w8a8
+  score: 100
+  verified_model_types: []
+  label:
+    w_bit: 8
+    a_bit: 8
+    is_sparse: False
+    kv_cache: False
+default_w8a8_dynamic: &default_w8a8_dynamic
+  weight:
+    scope: "per_channel"
+    dtype: "int8"
+    symmetric: True
+    method: "minmax"
+  act:
+    scope: "per_token"
+    dtype: "int8"
+    symmetric: True
+    method: "minmax"
+spec:
+  process:
+    - type: "iter_smooth"
+      alpha: 0.9
+      scale_min: 1e-5
+      symmetric: True
+      enable_subgraph_type:
+        - 'norm-linear'
+        - 'linear-linear'
+        - 'ov'
+        - 'up-down'
+      include:
+        - "*"
+    - type: "linear_quant"
+      qconfig: *default_w8a8_dynamic
+      include: [ "*" ]
+  runner: model_wise
+  save:
+    - type: "ascendv1_saver"
+      part_file_size: 4
+  dataset: mix_calib.jsonl
+)");
+  write(dir.file("iter-static.yaml"), R"(apiversion: modelslim_v1
+spec:
+  runner: model_wise
+  process:
+    - type: iter_smooth
+      alpha: 0.5
+    - type: linear_quant
+      qconfig:
+        act: {scope: per_tensor, dtype: int8, symmetric: false, method: minmax}
+        weight: {scope: per_channel, dtype: int8, symmetric: true, method: minmax}
+      include: ["*"]
+      exclude: ["*mlp.down_proj"]
+  save: [{type: ascendv1_saver, part_file_size: 4}]
+)");
+  const double float_ppl = ppl_of(kFixture, dir);
+  const auto original = slim::io::SafetensorsCheckpoint::open(kFixture);
+  for (const std::string name : {"default-w8a8", "iter-static"}) {
+    SCOPED_TRACE(name);
+    const auto run = run_slim(quant(dir.file(name), "--config_path '" + dir.file(name + ".yaml") +
+                                                        "' --calib_samples 4"),
+                              dir.file("err"));
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_NE((run.out + run.err).find("msModelSlim's built-in set"), std::string::npos);
+    const auto json = description(dir.file(name));
+    EXPECT_EQ(json["model_quant_type"], name == "default-w8a8" ? "W8A8_DYNAMIC" : "W8A8");
+    const auto saved = slim::io::SafetensorsCheckpoint::open(dir.file(name));
+    const std::string norm = "model.layers.2.input_layernorm.weight";
+    EXPECT_FALSE(at::equal(saved.tensor(norm), original.tensor(norm)));
+    const double quant_ppl = ppl_of(dir.file(name), dir);
+    EXPECT_LT(std::abs(quant_ppl / float_ppl - 1), 0.05) << float_ppl << " vs " << quant_ppl;
+  }
+}
+
 TEST(QuantCli, OffloadedActivationsGiveTheSameBytesAndAreRemoved) {
   TempDir dir;
   const std::string args =

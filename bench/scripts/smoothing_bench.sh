@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Outlier suppression (issue 14): W8A8 static per tensor without and with each of smooth_quant,
+# iter_smooth and flex_smooth_quant; W8A8 dynamic without and with iter_smooth (msModelSlim's
+# default-w8a8); W4A8 dynamic (int4 per-channel weights) without and with flex_smooth_quant.
+# Every SAVED output evaluated from disk (`slim eval kld` against the float model, held-out SOTU
+# 2001-2021); the time of each run and of its parameter phase (the processors' own work) from
+# debug_info.json.
+#
+#   bash bench/scripts/smoothing_bench.sh [model_dir] [out_dir]
+#
+# SAMPLES (32) calibration samples of data/calib/sotu_calib.jsonl; CHUNKS (16) windows of
+# SEQ_LEN (512) tokens for the evaluation; ONLY (a space-separated list of row names) limits the rows.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SLIM=${SLIM:-build/slim}
+model=${1:-models/sotu-llama-13m}
+out=${2:-build/bench-smoothing/$(basename "$model")}
+samples=${SAMPLES:-32}
+chunks=${CHUNKS:-16}
+seq_len=${SEQ_LEN:-512}
+eval_text=data/eval/sotu_2001_2021.txt
+mkdir -p "$out"
+
+static='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
+dynamic='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
+w4a8='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int4, scope: per_channel, symmetric: true, method: minmax}}'
+
+config() {  # config NAME QCONFIG [SMOOTHING]: a V1 YAML into $out/NAME.yaml
+  {
+    echo "apiversion: modelslim_v1"
+    echo "spec:"
+    echo "  process:"
+    [ -n "${3:-}" ] && echo "    - $3"
+    echo "    - {type: linear_quant, qconfig: $2, include: ['*']}"
+    echo "  save: [{type: ascendv1_saver, part_file_size: 4}]"
+  } >"$out/$1.yaml"
+}
+config static "$static"
+config static_smooth_quant "$static" "{type: smooth_quant}"
+config static_iter_smooth "$static" "{type: iter_smooth}"
+config static_flex_smooth "$static" "{type: flex_smooth_quant}"
+config dynamic "$dynamic"
+config dynamic_iter_smooth "$dynamic" "{type: iter_smooth}"
+config w4a8 "$w4a8"
+config w4a8_flex_smooth "$w4a8" "{type: flex_smooth_quant}"
+rows_default="static static_smooth_quant static_iter_smooth static_flex_smooth dynamic dynamic_iter_smooth w4a8 w4a8_flex_smooth"
+
+float_ppl=$("$SLIM" eval ppl --model_path "$model" --dataset "$eval_text" --seq_len "$seq_len" \
+  --max_chunks "$chunks" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')
+echo "float perplexity $float_ppl ($model, $chunks x $seq_len held-out tokens); $samples calibration samples"
+printf '%-22s %10s %9s %9s %8s %10s %9s\n' row ppl delta kld time params_s peak_MB
+for name in ${ONLY:-$rows_default}; do
+  dir="$out/$name"
+  /usr/bin/time -f "%e %M" -o "$out/$name.time" "$SLIM" quant --model_path "$model" \
+    --save_path "$dir" --config_path "$out/$name.yaml" --dataset data/calib/sotu_calib.jsonl \
+    --calib_samples "$samples" --overwrite --debug >"$out/$name.log" 2>&1 || {
+    tail -5 "$out/$name.log"; exit 1; }
+  read -r secs rss_kb <"$out/$name.time"
+  params=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["phases_s"]["parameters"], 1))' \
+    "$dir/debug_info/debug_info.json")
+  read -r ppl kld < <("$SLIM" eval kld --model_path "$dir" --ref_model_path "$model" \
+    --dataset "$eval_text" --seq_len "$seq_len" --max_chunks "$chunks" --json |
+    python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["perplexity"], r["mean_kld"])')
+  python3 -c 'import sys; n,p,f,k,t,a,r=sys.argv[1:]; p=float(p); f=float(f)
+print(f"{n:<22} {p:>10.3f} {(p/f-1)*100:>+8.2f}% {float(k):>9.5f} {float(t):>7.1f}s {a:>10} {int(r)/1024:>9.0f}")' \
+    "$name" "$ppl" "$float_ppl" "$kld" "$secs" "$params" "$rss_kb"
+done
