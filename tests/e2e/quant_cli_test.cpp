@@ -171,7 +171,7 @@ spec:
   for (const std::string name : {"default-w8a8", "iter-static"}) {
     SCOPED_TRACE(name);
     const auto run = run_slim(quant(dir.file(name), "--config_path '" + dir.file(name + ".yaml") +
-                                                        "' --calib_samples 4"),
+                                                        "' --calib_samples 2"),
                               dir.file("err"));
     ASSERT_EQ(run.exit_code, 0) << run.err;
     EXPECT_NE((run.out + run.err).find("msModelSlim's built-in set"), std::string::npos);
@@ -244,6 +244,46 @@ spec:
   EXPECT_EQ(json["model.layers.0.mlp.down_proj.weight"], "FLOAT");
   EXPECT_EQ(json["model.layers.1.mlp.down_proj.input_offset"], "W8A8");
   EXPECT_EQ(json["model.layers.0.mlp.up_proj.input_scale"], "W8A8");
+}
+
+// V0's anti_cfg becomes its V1 suppression processor: m3 AWQ searching for calib_cfg's
+// weights, m6 Flex Smooth with flex_config, disable_anti_names excluded from it.
+TEST(QuantCli, V0AntiOutlierConfigsTranslate) {
+  TempDir dir;
+  write(dir.file("m3.yaml"), R"(apiversion: modelslim_v0
+spec:
+  anti_cfg: {anti_method: m3, disable_anti_names: ["model.layers.1.mlp.down_proj"]}
+  calib_cfg: {w_bit: 4, a_bit: 16, mm_tensor: False, group_size: 64}
+)");
+  const auto plan = run_slim(quant(dir.file("q"), "--config_path '" + dir.file("m3.yaml") +
+                                                     "' --dry_run"),
+                             dir.file("err"));
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("- type: awq\n      weight_qconfig:\n        dtype: int4\n        "
+                          "scope: per_group"),
+            std::string::npos)
+      << plan.out;
+  EXPECT_NE(plan.out.find("awq, linear_quant: W4A16"), std::string::npos) << plan.out;
+  const size_t down = plan.out.find("model.layers.1.mlp.down_proj ");
+  ASSERT_NE(down, std::string::npos);
+  EXPECT_EQ(plan.out.substr(down, plan.out.find('\n', down) - down).find("awq"),
+            std::string::npos);
+  write(dir.file("m6.yaml"), R"(apiversion: modelslim_v0
+spec:
+  anti_cfg: {anti_method: m6, flex_config: {alpha: 0.4, beta: 0.5}}
+  calib_cfg: {w_bit: 8, a_bit: 8, mm_tensor: False}
+  calib_dataset: )" + kCalib + R"(
+)");
+  const auto run = run_slim(
+      quant(dir.file("q6"), "--config_path '" + dir.file("m6.yaml") + "' --calib_samples 2"),
+      dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string resolved =
+      slim::read_file(dir.file("q6/custom_best_practice.yaml"));
+  EXPECT_NE(resolved.find("type: flex_smooth_quant\n      alpha: 0.4\n      beta: 0.5"),
+            std::string::npos)
+      << resolved;
+  EXPECT_EQ(description(dir.file("q6"))["model_quant_type"], "W8A8");
 }
 
 TEST(QuantCli, DryRunPrintsThePlanAndWritesNothing) {
