@@ -21,6 +21,12 @@ class GroupProcessor : public Processor {
     }
     return true;
   }
+  bool needs_forward(const LayerUnit& unit) const override {
+    for (const auto& member : members_) {
+      if (member->needs_forward(unit)) return true;
+    }
+    return false;
+  }
   void pre_run(const RunContext& run) override {
     for (auto& member : members_)
       member->pre_run(run);
@@ -32,6 +38,8 @@ class GroupProcessor : public Processor {
   void postprocess(const RunContext& run, LayerUnit& unit) override {
     for (auto& member : members_)
       member->postprocess(run, unit);
+    // A later member may have changed what an earlier one's ranges describe.
+    unit.input_ranges.clear();
   }
   void post_run(const RunContext& run) override {
     for (auto& member : members_)

@@ -58,8 +58,13 @@ class LinearQuant : public Processor {
     plan.form = form_;
   }
 
+  bool needs_forward(const LayerUnit& unit) const override {
+    return static_activations() && handed_.empty();
+  }
+
   void preprocess(const RunContext& run, LayerUnit& unit) override {
     observed_.clear();
+    handed_ = handed_ranges(unit);
     for (model::Linear* linear : unit.layer->linears()) {
       if (!selected(linear->name())) continue;
       note_match(linear->name());
@@ -67,7 +72,7 @@ class LinearQuant : public Processor {
                  " is already quantized (a processor before this one, or a quantized "
                  "checkpoint); linear_quant needs float weights");
       check_groups(*linear);
-      if (!static_activations()) continue;
+      if (!static_activations() || !handed_.empty()) continue;
       auto hook = std::make_shared<InputObserver>(linear->name(), aggregation_);
       observed_[linear->name()] = {linear->add_hook(hook), hook};
     }
@@ -87,6 +92,7 @@ class LinearQuant : public Processor {
       (*unit.deployed)[linear->name()] = std::move(record);
     }
     observed_.clear();
+    handed_.clear();
   }
 
   void post_run(const RunContext& run) override {
@@ -131,11 +137,29 @@ class LinearQuant : public Processor {
     }
   }
 
+  // The per-tensor ranges of every selected linear from the per-channel ranges a processor
+  // before this one observed in its own forward and carried through its transform
+  // (LayerUnit::input_ranges): the same global min and max a forward now would observe, up to
+  // fp32 rounding, without running it. Only for `max` aggregation (a mean of per-sample ranges
+  // cannot be rebuilt), and only when every selected linear has one; otherwise empty.
+  std::map<std::string, quant::MinMax> handed_ranges(const LayerUnit& unit) const {
+    std::map<std::string, quant::MinMax> out;
+    if (!static_activations() || aggregation_ != Aggregation::Max) return out;
+    for (const model::Linear* linear : unit.layer->linears()) {
+      if (!selected(linear->name())) continue;
+      auto it = unit.input_ranges.find(linear->name());
+      if (it == unit.input_ranges.end()) return {};
+      out[linear->name()] = {it->second.min.min().reshape({1}), it->second.max.max().reshape({1})};
+    }
+    return out;
+  }
+
   // The per-tensor activation min/max of every observed linear. A routed expert that no
   // calibration token reached borrows the union of the ranges its siblings of the same role saw
   // (the same tokens' states feed every expert of a role), and is reported by name.
   std::map<std::string, quant::MinMax> activation_ranges(const RunContext& run,
                                                          LayerUnit& unit) const {
+    if (!handed_.empty()) return handed_;
     std::map<std::string, quant::MinMax> ranges;
     std::map<std::string, quant::MinMax> by_role;
     std::vector<const model::Linear*> unreached;
@@ -208,6 +232,7 @@ class LinearQuant : public Processor {
   std::vector<std::string> include_;
   std::vector<std::string> exclude_;
   std::map<std::string, Observed> observed_;
+  std::map<std::string, quant::MinMax> handed_;
   std::set<std::string> matched_patterns_;
 };
 

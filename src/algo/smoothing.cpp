@@ -306,6 +306,26 @@ void apply_scales(const io::ModelConfig& config, model::DecoderLayer& layer,
 
 // ------------------------------------------------------------------------- processor
 
+namespace {
+
+// Per-channel min/max of a linear's input over the calibration forward.
+class InputRange : public model::LinearHook {
+ public:
+  void observe(const model::Linear& linear, const at::Tensor& input,
+               const at::Tensor& output) override {
+    const at::Tensor x = input.reshape({-1, input.size(-1)});
+    if (x.size(0) == 0) return;
+    auto [lo, hi] = at::aminmax(x, 0);
+    lo = lo.to(at::kFloat);
+    hi = hi.to(at::kFloat);
+    range.min = range.min.defined() ? at::minimum(range.min, lo) : lo;
+    range.max = range.max.defined() ? at::maximum(range.max, hi) : hi;
+  }
+  quant::MinMax range;
+};
+
+}  // namespace
+
 void SmoothingProcessor::describe(LinearPlan& plan) const {
   if (touches(plan.module, selection_)) plan.processors.push_back(type());
 }
@@ -329,11 +349,20 @@ void SmoothingProcessor::preprocess(const RunContext& run, LayerUnit& unit) {
     auto stats = std::make_shared<ChannelStatistics>(per_call);
     observed_.emplace_back(subgraph.targets[0]->add_hook(stats), stats);
   }
+  ranges_.clear();
+  for (model::Linear* linear : unit.layer->linears()) {
+    if (!linear->has_float_weight()) continue;
+    auto range = std::make_shared<InputRange>();
+    ranges_.push_back({linear->name(), linear->add_hook(range), range});
+  }
 }
 
 void SmoothingProcessor::postprocess(const RunContext& run, LayerUnit& unit) {
   for (auto& [handle, stats] : observed_)
     unit.layer->remove_hook(handle);
+  for (const auto& observed : ranges_)
+    unit.layer->remove_hook(observed.handle);
+  std::map<std::string, at::Tensor> applied;  // target -> the scales its inputs were divided by
   for (size_t i = 0; i < subgraphs_.size(); ++i) {
     const Subgraph& subgraph = subgraphs_[i];
     const ChannelStatistics& stats = *observed_[i].second;
@@ -351,7 +380,24 @@ void SmoothingProcessor::postprocess(const RunContext& run, LayerUnit& unit) {
                " from ", subgraph.source, ": non-finite or non-positive smoothing scales (the "
                "calibration activations overflow)");
     apply_scales(*run.config, *unit.layer, subgraph, scales);
+    for (const model::Linear* target : subgraph.targets) {
+      auto [it, inserted] = applied.emplace(target->name(), scales.to(at::kFloat));
+      if (!inserted) it->second = it->second * scales.to(at::kFloat);
+    }
   }
+  // The transform is exact: each input the layer computes now is the observed one divided by the
+  // scales of the subgraphs that target its linear, channel by channel.
+  for (const auto& observed : ranges_) {
+    const quant::MinMax& range = static_cast<const InputRange&>(*observed.hook).range;
+    if (!range.min.defined()) continue;  // an expert no token reached
+    quant::MinMax now = range;
+    if (auto it = applied.find(observed.linear); it != applied.end()) {
+      now.min = range.min / it->second;
+      now.max = range.max / it->second;
+    }
+    unit.input_ranges[observed.linear] = now;
+  }
+  ranges_.clear();
   observed_.clear();
   subgraphs_.clear();
 }

@@ -139,6 +139,13 @@ class SmoothingProcessor : public Processor {
   int64_t keep_rows_;
   std::vector<Subgraph> subgraphs_;
   std::vector<std::pair<model::HookHandle, std::shared_ptr<ChannelStatistics>>> observed_;
+  // Every float linear's input range in the same forward, handed on (LayerUnit::input_ranges).
+  struct ObservedRange {
+    std::string linear;
+    model::HookHandle handle;
+    std::shared_ptr<model::LinearHook> hook;  // an InputRange (smoothing.cpp)
+  };
+  std::vector<ObservedRange> ranges_;
   std::set<std::string> matched_patterns_;
   int64_t unreached_ = 0;
 };

@@ -441,11 +441,12 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
         PhaseTimer timer(summary.phases.parameters_s);
         processor->preprocess(run, unit);
       }
-      if (!processor->is_data_free() && samples.size() > 0) {
+      if (processor->needs_forward(unit) && samples.size() > 0) {
         PhaseTimer timer(summary.phases.calibration_s);
         forward_samples(*lm, layer, samples, "calibration forward", false);
       }
       PhaseTimer timer(summary.phases.parameters_s);
+      unit.input_ranges.clear();
       processor->postprocess(run, unit);
     }
     layer.clear_hooks();

@@ -391,6 +391,61 @@ TEST(Smoothing, PlantedOutliersQuantizeAtLeastTwiceBetter) {
   EXPECT_GE(plain / awq, 1.15) << plain << " vs " << awq;
 }
 
+// A static linear_quant after a smoothing takes its activation ranges from the smoothing's own
+// forward (LayerUnit::input_ranges) and runs none: the same scales as a forward of its own.
+TEST(Smoothing, StaticCalibrationReusesTheSmoothingForward) {
+  const auto lm = model::CausalLM::open(kFixture);
+  at::manual_seed(6);
+  std::vector<at::Tensor> inputs;
+  for (int i = 0; i < 3; ++i)
+    inputs.push_back(lm->embed(at::randint(0, 32000, {1, 40}, at::kLong)));
+  auto context = lm->make_context(1, 40);
+  algo::RunContext run;
+  run.config = &lm->config();
+  run.numerics = quant::Numerics::Precise;
+  run.model_dtype = at::kBFloat16;
+  run.stored_dtype = [](const std::string&) { return at::kBFloat16; };
+  const char* w8a8_static =
+      "{type: linear_quant, qconfig: {act: {scope: per_tensor, dtype: int8, symmetric: false},"
+      " weight: {scope: per_channel, dtype: int8, symmetric: true}}}";
+  // handed: the runner's flow; otherwise the ranges are dropped and linear_quant observes.
+  auto records = [&](bool handed) {
+    model::DecoderLayer layer = lm->load_layer(1);
+    std::map<std::string, quant::DeployedLinear> deployed;
+    algo::LayerUnit unit;
+    unit.layer = &layer;
+    unit.deployed = &deployed;
+    unit.samples = inputs.size();
+    unit.input = [&inputs](size_t i) { return inputs[i]; };
+    for (const char* yaml : {"{type: iter_smooth}", w8a8_static}) {
+      auto p = processor(yaml);
+      if (!handed) unit.input_ranges.clear();
+      p->preprocess(run, unit);
+      const bool is_quant = std::string(yaml).find("linear_quant") != std::string::npos;
+      EXPECT_EQ(p->needs_forward(unit), !(is_quant && handed)) << yaml;
+      if (p->needs_forward(unit)) {
+        for (const auto& x : inputs)
+          lm->run_layer(layer, x, context);
+      }
+      unit.input_ranges.clear();
+      p->postprocess(run, unit);
+      if (!is_quant) EXPECT_EQ(unit.input_ranges.size(), layer.linears().size());
+    }
+    return deployed;
+  };
+  const auto with_handoff = records(true);
+  const auto observed = records(false);
+  ASSERT_EQ(with_handoff.size(), 7u);
+  for (const auto& [name, record] : observed) {
+    const auto& other = with_handoff.at(name);
+    EXPECT_NEAR(other.input_scale.item<double>(), record.input_scale.item<double>(),
+                1e-5 * record.input_scale.item<double>())
+        << name;
+    EXPECT_NEAR(other.input_offset.item<double>(), record.input_offset.item<double>(), 1.0)
+        << name;
+  }
+}
+
 // ------------------------------------------------------------------------- configs
 
 TEST(Smoothing, RefusesBadConfigsNamingTheKey) {

@@ -8,7 +8,8 @@
 //   for each layer:
 //     for each processor p:
 //       p.preprocess(unit)            install hooks, transform weights
-//       calibration forward           every sample through the layer (skipped when data-free),
+//       calibration forward           every sample through the layer (skipped when data-free,
+//                                     or when p took its statistics from unit.input_ranges),
 //                                     p's hooks observing
 //       p.postprocess(unit)           compute parameters, deploy quantized linears
 //     forward as deployed             the layer's outputs become the next layer's inputs
@@ -33,6 +34,7 @@
 #include "slim/model/decoder.h"
 #include "slim/pipeline/quant_config.h"
 #include "slim/quant/numerics.h"
+#include "slim/quant/observer.h"
 #include "slim/quant/scheme.h"
 
 namespace slim::algo {
@@ -63,6 +65,13 @@ struct LayerUnit {
   // Quantized linears of this layer, by module name, as processors deployed them: the saver
   // writes these; every other linear of the layer is written from its float weight.
   std::map<std::string, quant::DeployedLinear>* deployed = nullptr;
+  // Per-channel min/max ([C], fp32) of linears' inputs, by module name, as the layer computes
+  // them now: left by a processor that observed them in its own forward and knows exactly how its
+  // transform changed them (smoothing divides a target's input channels by s), so that the next
+  // processor can calibrate without a forward of its own. The runner clears them before each
+  // processor's postprocess: a processor that changes the layer leaves either correct ranges or
+  // none.
+  std::map<std::string, quant::MinMax> input_ranges;
 };
 
 // What `slim quant --dry_run` prints for one linear.
@@ -78,6 +87,9 @@ class Processor {
   virtual std::string type() const = 0;
   // True: needs no calibration forward (the runner runs none for it).
   virtual bool is_data_free() const = 0;
+  // Whether this layer's calibration forward must run for it, asked after preprocess: false
+  // when it took what it needs from unit.input_ranges.
+  virtual bool needs_forward(const LayerUnit& unit) const { return !is_data_free(); }
 
   virtual void pre_run(const RunContext& run) {}
   virtual void preprocess(const RunContext& run, LayerUnit& unit) {}
