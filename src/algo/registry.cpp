@@ -21,12 +21,13 @@ constexpr ProcessorEntry kProcessors[] = {
     {"iter_smooth", make_iter_smooth},
     {"flex_smooth_quant", make_flex_smooth_quant},
     {"awq", make_awq},
+    {"kv_smooth", make_kv_smooth},
 };
 
 // msModelSlim's processor types (spec §2.4) that Slim does not implement yet, so that a config
 // naming one is told it is known but not available, rather than misspelled.
 constexpr const char* kPlannedTypes[] = {
-    "dynamic_cache", "fa3_quant",      "flex_awq_ssz",    "kv_smooth",
+    "dynamic_cache", "fa3_quant",      "flex_awq_ssz",
     "quarot",        "online_quarot",  "adapt_rotation",  "autoround_quant", "float_sparse",
     "flatquant",     "svd_res"};
 

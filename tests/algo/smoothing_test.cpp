@@ -203,6 +203,8 @@ const char* kProcessors[] = {
     "{type: flex_smooth_quant, alpha: 0.6, beta: 0.3}",
     "{type: awq, weight_qconfig: {dtype: int4, scope: per_group, group_size: 32, symmetric: "
     "false}}",
+    "{type: kv_smooth}",
+    "{type: kv_smooth, smooth_factor: 0.5}",
 };
 
 std::string write_model(const TempDir& dir, const std::string& arch) {
@@ -294,15 +296,19 @@ TEST(Smoothing, EveryTransformKeepsTheFixtureLayers) {
       unit.deployed = &deployed;
       unit.samples = inputs.size();
       unit.input = [&inputs](size_t i) { return inputs[i]; };
-      const at::Tensor norm_before = layer.norm("attn_norm").clone();
+      std::map<std::string, at::Tensor> tensors_before;
+      for (const auto& [name, tensor] : layer.tensors())
+        tensors_before[name] = tensor.clone();
       smoothing->pre_run(run);
       smoothing->preprocess(run, unit);
       for (const auto& x : inputs)
         lm->run_layer(layer, x, context);
       smoothing->postprocess(run, unit);
       EXPECT_EQ(layer.linear("attn_q").hook_count(), 0u);
-      if (std::string(yaml).find("enable_subgraph_type") == std::string::npos)
-        EXPECT_FALSE(at::allclose(layer.norm("attn_norm"), norm_before));
+      int changed = 0;
+      for (const auto& [name, tensor] : layer.tensors())
+        changed += !at::allclose(tensor, tensors_before.at(name), 1e-6, 0);
+      EXPECT_GT(changed, 0);
       for (size_t i = 0; i < inputs.size(); ++i)
         EXPECT_LT(relative_difference(lm->run_layer(layer, inputs[i], context), before[i]), 1e-4);
     }
@@ -446,6 +452,52 @@ TEST(Smoothing, StaticCalibrationReusesTheSmoothingForward) {
   }
 }
 
+// kv_smooth with smooth_factor 1 leaves every rotary pair of key channels with a range of
+// exactly 1 (per KV head for state-rope-linear, over the heads for state-rope-norm), checked on
+// the key states a forward produces afterwards; the layer's output is unchanged (above).
+class KeyCapture : public model::AttentionHook {
+ public:
+  void on_states(const model::DecoderLayer&, at::Tensor&, at::Tensor& k, at::Tensor&) override {
+    const at::Tensor m = k.abs().amax({0, 2});
+    absmax = absmax.defined() ? at::maximum(absmax, m) : m;
+  }
+  at::Tensor absmax;  // [Hkv, D]
+};
+
+TEST(Smoothing, KvSmoothNormalizesTheKeyRanges) {
+  TempDir dir;
+  const std::string qwen3 = write_model(dir, "Qwen3ForCausalLM");
+  for (const std::string& path : {kFixture, qwen3}) {
+    SCOPED_TRACE(path);
+    const auto lm = model::CausalLM::open(path);
+    at::manual_seed(8);
+    std::vector<at::Tensor> inputs;
+    for (int i = 0; i < 2; ++i)
+      inputs.push_back(lm->embed(at::randint(0, 256, {1, 32}, at::kLong)));
+    auto context = lm->make_context(1, 32);
+    algo::RunContext run;
+    run.config = &lm->config();
+    model::DecoderLayer layer = lm->load_layer(0);
+    std::map<std::string, quant::DeployedLinear> deployed;
+    algo::LayerUnit unit;
+    unit.layer = &layer;
+    unit.deployed = &deployed;
+    auto smoothing = processor("{type: kv_smooth}");
+    smoothing->preprocess(run, unit);
+    for (const auto& x : inputs)
+      lm->run_layer(layer, x, context);
+    smoothing->postprocess(run, unit);
+    auto capture = std::make_shared<KeyCapture>();
+    layer.add_attention_hook(capture);
+    for (const auto& x : inputs)
+      lm->run_layer(layer, x, context);
+    const int64_t d = capture->absmax.size(1);
+    at::Tensor pairs = capture->absmax.reshape({-1, 2, d / 2}).amax(1);
+    if (layer.has_norm("attn_k_norm")) pairs = pairs.amax(0);
+    EXPECT_TRUE(at::allclose(pairs, at::ones_like(pairs), 1e-4, 1e-4)) << pairs;
+  }
+}
+
 // ------------------------------------------------------------------------- configs
 
 TEST(Smoothing, RefusesBadConfigsNamingTheKey) {
@@ -458,6 +510,8 @@ TEST(Smoothing, RefusesBadConfigsNamingTheKey) {
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, include: ['model.{']}"), "model.{");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, enable_subgraph_type: []}"), "empty");
   EXPECT_ERROR_WITH(processor("{type: awq}"), "spec.process[0].weight_qconfig: required");
+  EXPECT_ERROR_WITH(processor("{type: kv_smooth, smooth_factor: 0}"),
+                    "spec.process[0].smooth_factor: must be > 0");
   EXPECT_ERROR_WITH(processor("{type: awq, weight_qconfig: {dtype: int8, scope: per_tensor}}"),
                     "awq searches integer per_channel or per_group weights");
   EXPECT_ERROR_WITH(processor("{type: awq, n_grid: 0, weight_qconfig: {dtype: int4}}"),
