@@ -37,8 +37,7 @@ class Awq : public smoothing::SmoothingProcessor {
     const at::Tensor ratios = at::arange(n_grid_, at::kDouble) / static_cast<double>(n_grid_);
     const at::Tensor candidates = smoothing::subgraph_scales(
         *run.config, subgraph, stats.absmean(), smoothing::weight_absmax(subgraph),
-        smoothing::family_grouping(subgraph),
-        [&ratios](const at::Tensor& a, const at::Tensor&) {
+        smoothing::family_grouping(subgraph), [&ratios](const at::Tensor& a, const at::Tensor&) {
           at::Tensor s = a.unsqueeze(0).pow(ratios.to(a.options()).unsqueeze(1)).clamp_min(1e-4);
           s = s / (s.amax(1, true) * s.amin(1, true)).sqrt();
           return at::where(at::isfinite(s), s, at::ones_like(s));
@@ -100,11 +99,11 @@ std::unique_ptr<Processor> make_awq(const pipeline::ProcessorConfig& config) {
   fallback.scheme.dtype = quant::QDtype::Int4;
   fallback.scheme.scope = quant::QScope::PerChannel;
   const pipeline::QConfigSpec weight = pipeline::parse_qconfig(qconfig, qpath, fallback);
-  SLIM_CHECK(quant::is_integer(weight.scheme.dtype) &&
-                 (weight.scheme.scope == quant::QScope::PerChannel ||
-                  weight.scheme.scope == quant::QScope::PerGroup),
-             qpath, ": awq searches integer per_channel or per_group weights, found ",
-             weight.scheme.to_string(), yaml_line(qconfig));
+  SLIM_CHECK(
+      quant::is_integer(weight.scheme.dtype) && (weight.scheme.scope == quant::QScope::PerChannel ||
+                                                 weight.scheme.scope == quant::QScope::PerGroup),
+      qpath, ": awq searches integer per_channel or per_group weights, found ",
+      weight.scheme.to_string(), yaml_line(qconfig));
   const int64_t n_grid = yaml_int(config.node, "n_grid", config.path, 20);
   SLIM_CHECK(n_grid >= 1 && n_grid <= 1000, yaml_path(config.path, "n_grid"),
              ": must be in [1, 1000], found ", n_grid, yaml_line(config.node["n_grid"]));

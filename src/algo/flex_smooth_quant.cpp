@@ -51,9 +51,8 @@ class FlexSmoothQuant : public smoothing::SmoothingProcessor {
 
  private:
   // The scales of K candidates (α, β as [K] tensors): [K, C].
-  at::Tensor scales(const RunContext& run, const smoothing::Subgraph& subgraph,
-                    const at::Tensor& a, const at::Tensor& w, const at::Tensor& alpha,
-                    const at::Tensor& beta) const {
+  at::Tensor scales(const RunContext& run, const smoothing::Subgraph& subgraph, const at::Tensor& a,
+                    const at::Tensor& w, const at::Tensor& alpha, const at::Tensor& beta) const {
     return smoothing::subgraph_scales(
         *run.config, subgraph, a, w, smoothing::family_grouping(subgraph),
         [&alpha, &beta](const at::Tensor& act, const at::Tensor& weight) {
@@ -87,20 +86,23 @@ class FlexSmoothQuant : public smoothing::SmoothingProcessor {
     if (!alpha_) {
       const at::Tensor betas = beta_ ? at::full({kGridPoints}, *beta_, at::kDouble) : 1 - grid;
       int64_t best = -1;
-      best_err = pick(smoothing::reconstruction_errors(x, weight, scales(run, subgraph, a, w, grid, betas)),
-                      std::numeric_limits<double>::infinity(), best);
+      best_err = pick(
+          smoothing::reconstruction_errors(x, weight, scales(run, subgraph, a, w, grid, betas)),
+          std::numeric_limits<double>::infinity(), best);
       alpha = grid[best].item<double>();
       beta = betas[best].item<double>();
     } else {
-      best_err = smoothing::reconstruction_errors(x, weight,
-                        scales(run, subgraph, a, w, at::full({1}, alpha, at::kDouble),
-                               at::full({1}, beta, at::kDouble)))[0]
+      best_err = smoothing::reconstruction_errors(
+                     x, weight,
+                     scales(run, subgraph, a, w, at::full({1}, alpha, at::kDouble),
+                            at::full({1}, beta, at::kDouble)))[0]
                      .item<double>();
     }
     if (!beta_) {
       int64_t best = -1;
-      pick(smoothing::reconstruction_errors(x, weight,
-                  scales(run, subgraph, a, w, at::full({kGridPoints}, alpha, at::kDouble), grid)),
+      pick(smoothing::reconstruction_errors(
+               x, weight,
+               scales(run, subgraph, a, w, at::full({kGridPoints}, alpha, at::kDouble), grid)),
            best_err, best);
       if (best >= 0) beta = grid[best].item<double>();
     }
@@ -122,9 +124,9 @@ std::optional<double> unit_interval(const pipeline::ProcessorConfig& config, con
 }  // namespace
 
 std::unique_ptr<Processor> make_flex_smooth_quant(const pipeline::ProcessorConfig& config) {
-  check_keys(config.node, config.path,
-             {"type", "alpha", "beta", "enable_subgraph_type", "include", "exclude",
-              "search_tokens"});
+  check_keys(
+      config.node, config.path,
+      {"type", "alpha", "beta", "enable_subgraph_type", "include", "exclude", "search_tokens"});
   const int64_t search_tokens = yaml_int(config.node, "search_tokens", config.path, 1024);
   SLIM_CHECK(search_tokens > 0, yaml_path(config.path, "search_tokens"), ": must be > 0, found ",
              search_tokens, yaml_line(config.node["search_tokens"]));

@@ -44,15 +44,15 @@ class IterSmooth : public smoothing::SmoothingProcessor {
 }  // namespace
 
 std::unique_ptr<Processor> make_iter_smooth(const pipeline::ProcessorConfig& config) {
-  check_keys(config.node, config.path,
-             {"type", "alpha", "scale_min", "symmetric", "enable_subgraph_type", "include",
-              "exclude"});
+  check_keys(
+      config.node, config.path,
+      {"type", "alpha", "scale_min", "symmetric", "enable_subgraph_type", "include", "exclude"});
   const double alpha = yaml_double(config.node, "alpha", config.path, 0.9);
-  SLIM_CHECK(alpha >= 0 && alpha <= 1, yaml_path(config.path, "alpha"), ": must be in [0, 1], found ",
-             alpha, yaml_line(config.node["alpha"]));
+  SLIM_CHECK(alpha >= 0 && alpha <= 1, yaml_path(config.path, "alpha"),
+             ": must be in [0, 1], found ", alpha, yaml_line(config.node["alpha"]));
   const double scale_min = yaml_double(config.node, "scale_min", config.path, 1e-5);
-  SLIM_CHECK(scale_min > 0, yaml_path(config.path, "scale_min"), ": must be > 0, found ",
-             scale_min, yaml_line(config.node["scale_min"]));
+  SLIM_CHECK(scale_min > 0, yaml_path(config.path, "scale_min"), ": must be > 0, found ", scale_min,
+             yaml_line(config.node["scale_min"]));
   SLIM_CHECK(yaml_bool(config.node, "symmetric", config.path, true),
              yaml_path(config.path, "symmetric"),
              ": asymmetric iter_smooth (a channel shift into a norm bias) is not implemented in "

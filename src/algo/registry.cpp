@@ -27,9 +27,8 @@ constexpr ProcessorEntry kProcessors[] = {
 // msModelSlim's processor types (spec §2.4) that Slim does not implement yet, so that a config
 // naming one is told it is known but not available, rather than misspelled.
 constexpr const char* kPlannedTypes[] = {
-    "dynamic_cache", "fa3_quant",      "flex_awq_ssz",
-    "quarot",        "online_quarot",  "adapt_rotation",  "autoround_quant", "float_sparse",
-    "flatquant",     "svd_res"};
+    "dynamic_cache",  "fa3_quant",       "flex_awq_ssz", "quarot",    "online_quarot",
+    "adapt_rotation", "autoround_quant", "float_sparse", "flatquant", "svd_res"};
 
 std::string type_list() {
   std::string out;

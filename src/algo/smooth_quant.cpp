@@ -39,8 +39,8 @@ class SmoothQuant : public smoothing::SmoothingProcessor {
 std::unique_ptr<Processor> make_smooth_quant(const pipeline::ProcessorConfig& config) {
   check_keys(config.node, config.path, {"type", "alpha", "symmetric", "include", "exclude"});
   const double alpha = yaml_double(config.node, "alpha", config.path, 0.5);
-  SLIM_CHECK(alpha >= 0 && alpha <= 1, yaml_path(config.path, "alpha"), ": must be in [0, 1], found ",
-             alpha, yaml_line(config.node["alpha"]));
+  SLIM_CHECK(alpha >= 0 && alpha <= 1, yaml_path(config.path, "alpha"),
+             ": must be in [0, 1], found ", alpha, yaml_line(config.node["alpha"]));
   SLIM_CHECK(yaml_bool(config.node, "symmetric", config.path, true),
              yaml_path(config.path, "symmetric"),
              ": asymmetric smooth_quant (a channel shift into a norm bias) is not implemented in "

@@ -84,13 +84,14 @@ Selection parse_selection(const pipeline::ProcessorConfig& config,
   if (!types || types.IsNull()) {
     selection.types.insert(allowed.begin(), allowed.end());
   } else {
-    for (const auto& name : yaml_string_list(config.node, "enable_subgraph_type", config.path, {})) {
+    for (const auto& name :
+         yaml_string_list(config.node, "enable_subgraph_type", config.path, {})) {
       const auto type = parse_type(name);
       SLIM_CHECK(type.has_value(), key_path, ": unknown subgraph type ", quote(name),
                  "; expected one of ", type_names({std::begin(kAllTypes), std::end(kAllTypes)}),
                  yaml_line(types));
-      SLIM_CHECK(std::find(allowed.begin(), allowed.end(), *type) != allowed.end(), key_path,
-                 ": ", config.type, " does not smooth ", quote(name), " subgraphs (it handles ",
+      SLIM_CHECK(std::find(allowed.begin(), allowed.end(), *type) != allowed.end(), key_path, ": ",
+                 config.type, " does not smooth ", quote(name), " subgraphs (it handles ",
                  type_names(allowed), ")", yaml_line(types));
       selection.types.insert(*type);
     }
@@ -197,7 +198,9 @@ at::Tensor ChannelStatistics::absmean() const {
   return (abs_sum_ / static_cast<double>(std::max<int64_t>(tokens_, 1))).to(at::kFloat);
 }
 
-at::Tensor ChannelStatistics::rows() const { return rows_.empty() ? at::Tensor() : at::cat(rows_); }
+at::Tensor ChannelStatistics::rows() const {
+  return rows_.empty() ? at::Tensor() : at::cat(rows_);
+}
 
 // ------------------------------------------------------------------------- scales
 
@@ -376,8 +379,9 @@ void SmoothingProcessor::postprocess(const RunContext& run, LayerUnit& unit) {
                unit.layer->index, ", subgraph ", subgraph.source, ": ", channels,
                " scales expected");
     SLIM_CHECK(at::isfinite(scales).all().item<bool>() && (scales > 0).all().item<bool>(), path_,
-               ": layer ", unit.layer->index, ", subgraph ", model::subgraph_type_name(subgraph.type),
-               " from ", subgraph.source, ": non-finite or non-positive smoothing scales (the "
+               ": layer ", unit.layer->index, ", subgraph ",
+               model::subgraph_type_name(subgraph.type), " from ", subgraph.source,
+               ": non-finite or non-positive smoothing scales (the "
                "calibration activations overflow)");
     apply_scales(*run.config, *unit.layer, subgraph, scales);
     for (const model::Linear* target : subgraph.targets) {
@@ -413,7 +417,8 @@ void SmoothingProcessor::post_run(const RunContext& run) {
     }
   }
   if (unreached_ > 0) {
-    run.warn(str(path_, ": ", unreached_, " subgraphs (routed experts) received no calibration "
+    run.warn(str(path_, ": ", unreached_,
+                 " subgraphs (routed experts) received no calibration "
                  "token and were left unsmoothed"));
   }
 }

@@ -22,8 +22,8 @@ namespace slim::algo::smoothing {
 // One smoothing subgraph of a decoder layer, resolved to its modules.
 struct Subgraph {
   model::SubgraphType type;
-  std::string source;                  // module name: a norm (norm-linear) or a linear
-  std::string norm_role;               // norm-linear: the source norm's role
+  std::string source;                      // module name: a norm (norm-linear) or a linear
+  std::string norm_role;                   // norm-linear: the source norm's role
   model::Linear* source_linear = nullptr;  // linear-linear, ov, up-down
   std::vector<model::Linear*> targets;     // their input columns are scaled; [0] is observed
   bool ov_group_max = false;               // the family groups this ov's scales by maxima

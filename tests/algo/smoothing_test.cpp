@@ -238,9 +238,9 @@ TEST(Smoothing, EveryTransformKeepsTheFloatModelOfEveryFamily) {
                              "Four score and seven years ago", "Ask not what your country"})
       out << "{\"inputs_pretokenized\": \"" << text << "\"}\n";
   }
-  for (const char* arch : {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
-                           "Qwen3ForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
-                           "MixtralForCausalLM"}) {
+  for (const char* arch :
+       {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+        "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "MixtralForCausalLM"}) {
     const std::string source = write_model(dir, arch);
     const at::Tensor reference = model::CausalLM::open(source)->forward(ids);
     const auto original = io::SafetensorsCheckpoint::open(source);
@@ -370,7 +370,8 @@ TEST(Smoothing, PlantedOutliersQuantizeAtLeastTwiceBetter) {
     layer.clear_hooks();
     double squared = 0;
     for (size_t i = 0; i < inputs.size(); ++i)
-      squared += (lm->run_layer(layer, inputs[i], context) - reference[i]).pow(2).mean().item<double>();
+      squared +=
+          (lm->run_layer(layer, inputs[i], context) - reference[i]).pow(2).mean().item<double>();
     return std::sqrt(squared / inputs.size());
   };
   // smooth_quant smooths the norm-linear subgraphs only: its benefit is measured on their
@@ -389,8 +390,7 @@ TEST(Smoothing, PlantedOutliersQuantizeAtLeastTwiceBetter) {
   // AWQ for weight-only int4: the salient (large-activation) channels' weights keep more
   // precision (1.22x lower error measured; AWQ's gain is modest by design, its grid includes
   // the identity).
-  const std::string w4a16 =
-      "{dtype: int4, scope: per_channel, symmetric: true, method: minmax}";
+  const std::string w4a16 = "{dtype: int4, scope: per_channel, symmetric: true, method: minmax}";
   const std::string weight_only = "{type: linear_quant, qconfig: {weight: " + w4a16 + "}}";
   const double plain = error_after({weight_only});
   const double awq = error_after({"{type: awq, weight_qconfig: " + w4a16 + "}", weight_only});
@@ -447,8 +447,7 @@ TEST(Smoothing, StaticCalibrationReusesTheSmoothingForward) {
     EXPECT_NEAR(other.input_scale.item<double>(), record.input_scale.item<double>(),
                 1e-5 * record.input_scale.item<double>())
         << name;
-    EXPECT_NEAR(other.input_offset.item<double>(), record.input_offset.item<double>(), 1.0)
-        << name;
+    EXPECT_NEAR(other.input_offset.item<double>(), record.input_offset.item<double>(), 1.0) << name;
   }
 }
 
@@ -501,11 +500,16 @@ TEST(Smoothing, KvSmoothNormalizesTheKeyRanges) {
 // ------------------------------------------------------------------------- configs
 
 TEST(Smoothing, RefusesBadConfigsNamingTheKey) {
-  EXPECT_ERROR_WITH(processor("{type: iter_smooth, alpha: 1.5}"), "spec.process[0].alpha: must be in [0, 1], found 1.5");
-  EXPECT_ERROR_WITH(processor("{type: iter_smooth, enable_subgraph_type: [norm-lin]}"), "spec.process[0].enable_subgraph_type: unknown subgraph type 'norm-lin'");
-  EXPECT_ERROR_WITH(processor("{type: smooth_quant, enable_subgraph_type: [ov]}"), "enable_subgraph_type");
-  EXPECT_ERROR_WITH(processor("{type: iter_smooth, scale_min: 0}"), "spec.process[0].scale_min: must be > 0");
-  EXPECT_ERROR_WITH(processor("{type: flex_smooth_quant, beta: -0.1}"), "spec.process[0].beta: must be in [0, 1] or null");
+  EXPECT_ERROR_WITH(processor("{type: iter_smooth, alpha: 1.5}"),
+                    "spec.process[0].alpha: must be in [0, 1], found 1.5");
+  EXPECT_ERROR_WITH(processor("{type: iter_smooth, enable_subgraph_type: [norm-lin]}"),
+                    "spec.process[0].enable_subgraph_type: unknown subgraph type 'norm-lin'");
+  EXPECT_ERROR_WITH(processor("{type: smooth_quant, enable_subgraph_type: [ov]}"),
+                    "enable_subgraph_type");
+  EXPECT_ERROR_WITH(processor("{type: iter_smooth, scale_min: 0}"),
+                    "spec.process[0].scale_min: must be > 0");
+  EXPECT_ERROR_WITH(processor("{type: flex_smooth_quant, beta: -0.1}"),
+                    "spec.process[0].beta: must be in [0, 1] or null");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, symmetric: false}"), "asymmetric iter_smooth");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, include: ['model.{']}"), "model.{");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, enable_subgraph_type: []}"), "empty");

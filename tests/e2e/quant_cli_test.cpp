@@ -170,9 +170,9 @@ spec:
   const auto original = slim::io::SafetensorsCheckpoint::open(kFixture);
   for (const std::string name : {"default-w8a8", "iter-static"}) {
     SCOPED_TRACE(name);
-    const auto run = run_slim(quant(dir.file(name), "--config_path '" + dir.file(name + ".yaml") +
-                                                        "' --calib_samples 2"),
-                              dir.file("err"));
+    const auto run = run_slim(
+        quant(dir.file(name), "--config_path '" + dir.file(name + ".yaml") + "' --calib_samples 2"),
+        dir.file("err"));
     ASSERT_EQ(run.exit_code, 0) << run.err;
     EXPECT_NE((run.out + run.err).find("msModelSlim's built-in set"), std::string::npos);
     const auto json = description(dir.file(name));
@@ -255,9 +255,9 @@ spec:
   anti_cfg: {anti_method: m3, disable_anti_names: ["model.layers.1.mlp.down_proj"]}
   calib_cfg: {w_bit: 4, a_bit: 16, mm_tensor: False, group_size: 64}
 )");
-  const auto plan = run_slim(quant(dir.file("q"), "--config_path '" + dir.file("m3.yaml") +
-                                                     "' --dry_run"),
-                             dir.file("err"));
+  const auto plan =
+      run_slim(quant(dir.file("q"), "--config_path '" + dir.file("m3.yaml") + "' --dry_run"),
+               dir.file("err"));
   ASSERT_EQ(plan.exit_code, 0) << plan.err;
   EXPECT_NE(plan.out.find("- type: awq\n      weight_qconfig:\n        dtype: int4\n        "
                           "scope: per_group"),
@@ -266,8 +266,7 @@ spec:
   EXPECT_NE(plan.out.find("awq, linear_quant: W4A16"), std::string::npos) << plan.out;
   const size_t down = plan.out.find("model.layers.1.mlp.down_proj ");
   ASSERT_NE(down, std::string::npos);
-  EXPECT_EQ(plan.out.substr(down, plan.out.find('\n', down) - down).find("awq"),
-            std::string::npos);
+  EXPECT_EQ(plan.out.substr(down, plan.out.find('\n', down) - down).find("awq"), std::string::npos);
   write(dir.file("m6.yaml"), R"(apiversion: modelslim_v0
 spec:
   anti_cfg: {anti_method: m6, flex_config: {alpha: 0.4, beta: 0.5}}
@@ -278,8 +277,7 @@ spec:
       quant(dir.file("q6"), "--config_path '" + dir.file("m6.yaml") + "' --calib_samples 2"),
       dir.file("err"));
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  const std::string resolved =
-      slim::read_file(dir.file("q6/custom_best_practice.yaml"));
+  const std::string resolved = slim::read_file(dir.file("q6/custom_best_practice.yaml"));
   EXPECT_NE(resolved.find("type: flex_smooth_quant\n      alpha: 0.4\n      beta: 0.5"),
             std::string::npos)
       << resolved;
