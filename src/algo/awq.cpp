@@ -107,15 +107,9 @@ std::unique_ptr<Processor> make_awq(const pipeline::ProcessorConfig& config) {
   const int64_t n_grid = yaml_int(config.node, "n_grid", config.path, 20);
   SLIM_CHECK(n_grid >= 1 && n_grid <= 1000, yaml_path(config.path, "n_grid"),
              ": must be in [1, 1000], found ", n_grid, yaml_line(config.node["n_grid"]));
-  const int64_t search_tokens = yaml_int(config.node, "search_tokens", config.path, 1024);
-  SLIM_CHECK(search_tokens > 0, yaml_path(config.path, "search_tokens"), ": must be > 0, found ",
-             search_tokens, yaml_line(config.node["search_tokens"]));
-  return std::make_unique<Awq>(
-      config.path,
-      smoothing::parse_selection(
-          config, {model::SubgraphType::NormLinear, model::SubgraphType::LinearLinear,
-                   model::SubgraphType::OV, model::SubgraphType::UpDown}),
-      weight.scheme, n_grid, search_tokens);
+  return std::make_unique<Awq>(config.path,
+                               smoothing::parse_selection(config, smoothing::kEverySubgraphType),
+                               weight.scheme, n_grid, smoothing::search_tokens(config));
 }
 
 }  // namespace slim::algo

@@ -112,13 +112,11 @@ class FlexSmoothQuant : public smoothing::SmoothingProcessor {
   std::optional<double> beta_;
 };
 
-std::optional<double> unit_interval(const pipeline::ProcessorConfig& config, const char* key) {
+// null (or absent): searched.
+std::optional<double> searched_or(const pipeline::ProcessorConfig& config, const char* key) {
   const YAML::Node node = config.node[key];
   if (!node || node.IsNull()) return std::nullopt;
-  const double value = yaml_double(config.node, key, config.path, 0);
-  SLIM_CHECK(value >= 0 && value <= 1, yaml_path(config.path, key), ": must be in [0, 1] or null ",
-             "(searched), found ", value, yaml_line(node));
-  return value;
+  return smoothing::unit_interval(config, key, 0);
 }
 
 }  // namespace
@@ -127,15 +125,9 @@ std::unique_ptr<Processor> make_flex_smooth_quant(const pipeline::ProcessorConfi
   check_keys(
       config.node, config.path,
       {"type", "alpha", "beta", "enable_subgraph_type", "include", "exclude", "search_tokens"});
-  const int64_t search_tokens = yaml_int(config.node, "search_tokens", config.path, 1024);
-  SLIM_CHECK(search_tokens > 0, yaml_path(config.path, "search_tokens"), ": must be > 0, found ",
-             search_tokens, yaml_line(config.node["search_tokens"]));
   return std::make_unique<FlexSmoothQuant>(
-      config.path,
-      smoothing::parse_selection(
-          config, {model::SubgraphType::NormLinear, model::SubgraphType::LinearLinear,
-                   model::SubgraphType::OV, model::SubgraphType::UpDown}),
-      unit_interval(config, "alpha"), unit_interval(config, "beta"), search_tokens);
+      config.path, smoothing::parse_selection(config, smoothing::kEverySubgraphType),
+      searched_or(config, "alpha"), searched_or(config, "beta"), smoothing::search_tokens(config));
 }
 
 }  // namespace slim::algo

@@ -26,14 +26,7 @@ class IterSmooth : public smoothing::SmoothingProcessor {
  protected:
   at::Tensor compute(const RunContext& run, const smoothing::Subgraph& subgraph,
                      const smoothing::ChannelStatistics& stats) override {
-    const double alpha = alpha_;
-    const double scale_min = scale_min_;
-    return smoothing::subgraph_scales(
-        *run.config, subgraph, stats.absmax(), smoothing::weight_absmax(subgraph),
-        smoothing::family_grouping(subgraph),
-        [alpha, scale_min](const at::Tensor& a, const at::Tensor& w) {
-          return (a.pow(alpha) / w.pow(1 - alpha)).clamp_min(scale_min);
-        });
+    return smoothing::balanced_scales(*run.config, subgraph, stats, alpha_, scale_min_);
   }
 
  private:
@@ -47,23 +40,14 @@ std::unique_ptr<Processor> make_iter_smooth(const pipeline::ProcessorConfig& con
   check_keys(
       config.node, config.path,
       {"type", "alpha", "scale_min", "symmetric", "enable_subgraph_type", "include", "exclude"});
-  const double alpha = yaml_double(config.node, "alpha", config.path, 0.9);
-  SLIM_CHECK(alpha >= 0 && alpha <= 1, yaml_path(config.path, "alpha"),
-             ": must be in [0, 1], found ", alpha, yaml_line(config.node["alpha"]));
+  const double alpha = smoothing::unit_interval(config, "alpha", 0.9);
   const double scale_min = yaml_double(config.node, "scale_min", config.path, 1e-5);
   SLIM_CHECK(scale_min > 0, yaml_path(config.path, "scale_min"), ": must be > 0, found ", scale_min,
              yaml_line(config.node["scale_min"]));
-  SLIM_CHECK(yaml_bool(config.node, "symmetric", config.path, true),
-             yaml_path(config.path, "symmetric"),
-             ": asymmetric iter_smooth (a channel shift into a norm bias) is not implemented in "
-             "Slim yet; use symmetric: true",
-             yaml_line(config.node["symmetric"]));
+  smoothing::require_symmetric(config);
   return std::make_unique<IterSmooth>(
-      config.path,
-      smoothing::parse_selection(
-          config, {model::SubgraphType::NormLinear, model::SubgraphType::LinearLinear,
-                   model::SubgraphType::OV, model::SubgraphType::UpDown}),
-      alpha, scale_min);
+      config.path, smoothing::parse_selection(config, smoothing::kEverySubgraphType), alpha,
+      scale_min);
 }
 
 }  // namespace slim::algo

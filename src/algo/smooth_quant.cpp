@@ -22,12 +22,7 @@ class SmoothQuant : public smoothing::SmoothingProcessor {
  protected:
   at::Tensor compute(const RunContext& run, const smoothing::Subgraph& subgraph,
                      const smoothing::ChannelStatistics& stats) override {
-    const double alpha = alpha_;
-    return smoothing::subgraph_scales(
-        *run.config, subgraph, stats.absmax(), smoothing::weight_absmax(subgraph),
-        smoothing::family_grouping(subgraph), [alpha](const at::Tensor& a, const at::Tensor& w) {
-          return (a.pow(alpha) / w.pow(1 - alpha)).clamp_min(1e-5);
-        });
+    return smoothing::balanced_scales(*run.config, subgraph, stats, alpha_, 1e-5);
   }
 
  private:
@@ -38,14 +33,8 @@ class SmoothQuant : public smoothing::SmoothingProcessor {
 
 std::unique_ptr<Processor> make_smooth_quant(const pipeline::ProcessorConfig& config) {
   check_keys(config.node, config.path, {"type", "alpha", "symmetric", "include", "exclude"});
-  const double alpha = yaml_double(config.node, "alpha", config.path, 0.5);
-  SLIM_CHECK(alpha >= 0 && alpha <= 1, yaml_path(config.path, "alpha"),
-             ": must be in [0, 1], found ", alpha, yaml_line(config.node["alpha"]));
-  SLIM_CHECK(yaml_bool(config.node, "symmetric", config.path, true),
-             yaml_path(config.path, "symmetric"),
-             ": asymmetric smooth_quant (a channel shift into a norm bias) is not implemented in "
-             "Slim yet; use symmetric: true",
-             yaml_line(config.node["symmetric"]));
+  const double alpha = smoothing::unit_interval(config, "alpha", 0.5);
+  smoothing::require_symmetric(config);
   return std::make_unique<SmoothQuant>(
       config.path,
       smoothing::parse_selection(config, {model::SubgraphType::NormLinear}, /*types_key=*/false),

@@ -76,6 +76,30 @@ at::Tensor guarded(const ScaleFormula& formula, const at::Tensor& a, const at::T
 
 }  // namespace
 
+const std::vector<SubgraphType> kEverySubgraphType = {std::begin(kAllTypes), std::end(kAllTypes)};
+
+double unit_interval(const pipeline::ProcessorConfig& config, const char* key, double fallback) {
+  const double value = yaml_double(config.node, key, config.path, fallback);
+  SLIM_CHECK(value >= 0 && value <= 1, yaml_path(config.path, key), ": must be in [0, 1], found ",
+             value, yaml_line(config.node[key]));
+  return value;
+}
+
+int64_t search_tokens(const pipeline::ProcessorConfig& config) {
+  const int64_t tokens = yaml_int(config.node, "search_tokens", config.path, 1024);
+  SLIM_CHECK(tokens > 0, yaml_path(config.path, "search_tokens"), ": must be > 0, found ", tokens,
+             yaml_line(config.node["search_tokens"]));
+  return tokens;
+}
+
+void require_symmetric(const pipeline::ProcessorConfig& config) {
+  SLIM_CHECK(yaml_bool(config.node, "symmetric", config.path, true),
+             yaml_path(config.path, "symmetric"), ": asymmetric ", config.type,
+             " (a channel shift into a norm bias) is not implemented in Slim yet; use "
+             "symmetric: true",
+             yaml_line(config.node["symmetric"]));
+}
+
 Selection parse_selection(const pipeline::ProcessorConfig& config,
                           const std::vector<SubgraphType>& allowed, bool types_key) {
   Selection selection;
@@ -247,6 +271,15 @@ at::Tensor subgraph_scales(const io::ModelConfig& config, const Subgraph& subgra
   std::vector<int64_t> out_shape(grouped.sizes().begin(), grouped.sizes().end() - 2);
   out_shape.push_back(channels);
   return grouped.unsqueeze(-2).expand(expanded).reshape(out_shape);
+}
+
+at::Tensor balanced_scales(const io::ModelConfig& config, const Subgraph& subgraph,
+                           const ChannelStatistics& stats, double alpha, double scale_min) {
+  return subgraph_scales(config, subgraph, stats.absmax(), weight_absmax(subgraph),
+                         family_grouping(subgraph),
+                         [alpha, scale_min](const at::Tensor& a, const at::Tensor& w) {
+                           return (a.pow(alpha) / w.pow(1 - alpha)).clamp_min(scale_min);
+                         });
 }
 
 at::Tensor fake_quant_rows(const at::Tensor& x) {

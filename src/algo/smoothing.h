@@ -38,6 +38,16 @@ struct Selection {
   std::vector<std::string> exclude;
 };
 
+// Every subgraph kind, in msModelSlim's spelling order.
+extern const std::vector<model::SubgraphType> kEverySubgraphType;
+
+// Config values shared by the smoothing processors, each refused naming its path when out of
+// range: a number in [0, 1] (`alpha`, absent: `fallback`), and `search_tokens` (> 0, 1024).
+double unit_interval(const pipeline::ProcessorConfig& config, const char* key, double fallback);
+int64_t search_tokens(const pipeline::ProcessorConfig& config);
+// `symmetric: false` (a channel shift folded into a norm bias) is refused until it lands.
+void require_symmetric(const pipeline::ProcessorConfig& config);
+
 // Reads `enable_subgraph_type` (a list of msModelSlim's spellings; `allowed` lists the kinds the
 // algorithm handles, all of them by default), `include` and `exclude` of a processor config.
 Selection parse_selection(const pipeline::ProcessorConfig& config,
@@ -107,6 +117,11 @@ at::Tensor fake_quant_rows(const at::Tensor& x);
 // as a [K] double tensor. Candidates are batched into products of bounded memory.
 at::Tensor reconstruction_errors(const at::Tensor& x, const at::Tensor& weight,
                                  const at::Tensor& scales);
+
+// SmoothQuant's balance, shared by smooth_quant and iter_smooth:
+//   s = clamp(max|X|^α / w^(1−α), min scale_min), grouped for ov as the family says.
+at::Tensor balanced_scales(const io::ModelConfig& config, const Subgraph& subgraph,
+                           const ChannelStatistics& stats, double alpha, double scale_min);
 
 // The equivalent transform: every target's input column c multiplied by scales[c], the source
 // (norm weight, or the source linear's output rows and bias) divided by the matching scale.

@@ -33,6 +33,44 @@ std::unique_ptr<algo::Processor> processor(const std::string& yaml) {
   return algo::make_processor({node["type"].as<std::string>(), node, "spec.process[0]"});
 }
 
+// One decoder layer driven as the runner drives it: per processor, preprocess, a forward of
+// every input when it needs one, then (its input ranges cleared) postprocess.
+struct LayerRun {
+  LayerRun(const model::CausalLM& lm, model::DecoderLayer& layer,
+           const std::vector<at::Tensor>& inputs, model::ForwardContext& context,
+           const algo::RunContext& run)
+      : lm(lm), layer(layer), inputs(inputs), context(context), run(run) {
+    unit.layer = &layer;
+    unit.deployed = &deployed;
+    unit.samples = inputs.size();
+    unit.input = [this](size_t i) { return this->inputs[i]; };
+  }
+  LayerRun(const LayerRun&) = delete;
+  // `drop_ranges`: the ranges an earlier processor handed on are dropped first.
+  void apply(algo::Processor& processor, bool drop_ranges = false, bool* forwarded = nullptr) {
+    if (drop_ranges) unit.input_ranges.clear();
+    processor.preprocess(run, unit);
+    if (forwarded) *forwarded = processor.needs_forward(unit);
+    if (processor.needs_forward(unit)) {
+      for (const auto& x : inputs)
+        lm.run_layer(layer, x, context);
+    }
+    unit.input_ranges.clear();
+    processor.postprocess(run, unit);
+  }
+  void apply(const std::string& yaml, bool drop_ranges = false, bool* forwarded = nullptr) {
+    apply(*processor(yaml), drop_ranges, forwarded);
+  }
+
+  const model::CausalLM& lm;
+  model::DecoderLayer& layer;
+  const std::vector<at::Tensor>& inputs;
+  model::ForwardContext& context;
+  const algo::RunContext& run;
+  std::map<std::string, quant::DeployedLinear> deployed;
+  algo::LayerUnit unit;
+};
+
 // ------------------------------------------------------------------------- kernels
 
 // Scalar reference of the ov grouping: mean of the q-heads' scales per KV group, or the formula
@@ -289,21 +327,10 @@ TEST(Smoothing, EveryTransformKeepsTheFixtureLayers) {
       std::vector<at::Tensor> before;
       for (const auto& x : inputs)
         before.push_back(lm->run_layer(layer, x, context));
-      auto smoothing = processor(yaml);
-      std::map<std::string, quant::DeployedLinear> deployed;
-      algo::LayerUnit unit;
-      unit.layer = &layer;
-      unit.deployed = &deployed;
-      unit.samples = inputs.size();
-      unit.input = [&inputs](size_t i) { return inputs[i]; };
       std::map<std::string, at::Tensor> tensors_before;
       for (const auto& [name, tensor] : layer.tensors())
         tensors_before[name] = tensor.clone();
-      smoothing->pre_run(run);
-      smoothing->preprocess(run, unit);
-      for (const auto& x : inputs)
-        lm->run_layer(layer, x, context);
-      smoothing->postprocess(run, unit);
+      LayerRun(*lm, layer, inputs, context, run).apply(yaml);
       EXPECT_EQ(layer.linear("attn_q").hook_count(), 0u);
       int changed = 0;
       for (const auto& [name, tensor] : layer.tensors())
@@ -353,20 +380,9 @@ TEST(Smoothing, PlantedOutliersQuantizeAtLeastTwiceBetter) {
     std::vector<at::Tensor> reference;
     for (const auto& x : inputs)
       reference.push_back(lm->run_layer(layer, x, context));
-    std::map<std::string, quant::DeployedLinear> deployed;
-    algo::LayerUnit unit;
-    unit.layer = &layer;
-    unit.deployed = &deployed;
-    unit.samples = inputs.size();
-    unit.input = [&inputs](size_t i) { return inputs[i]; };
-    for (const auto& yaml : yamls) {
-      auto p = processor(yaml);
-      p->pre_run(run);
-      p->preprocess(run, unit);
-      for (const auto& x : inputs)
-        lm->run_layer(layer, x, context);
-      p->postprocess(run, unit);
-    }
+    LayerRun driven(*lm, layer, inputs, context, run);
+    for (const auto& yaml : yamls)
+      driven.apply(yaml);
     layer.clear_hooks();
     double squared = 0;
     for (size_t i = 0; i < inputs.size(); ++i)
@@ -417,27 +433,14 @@ TEST(Smoothing, StaticCalibrationReusesTheSmoothingForward) {
   // handed: the runner's flow; otherwise the ranges are dropped and linear_quant observes.
   auto records = [&](bool handed) {
     model::DecoderLayer layer = lm->load_layer(1);
-    std::map<std::string, quant::DeployedLinear> deployed;
-    algo::LayerUnit unit;
-    unit.layer = &layer;
-    unit.deployed = &deployed;
-    unit.samples = inputs.size();
-    unit.input = [&inputs](size_t i) { return inputs[i]; };
-    for (const char* yaml : {"{type: iter_smooth}", w8a8_static}) {
-      auto p = processor(yaml);
-      if (!handed) unit.input_ranges.clear();
-      p->preprocess(run, unit);
-      const bool is_quant = std::string(yaml).find("linear_quant") != std::string::npos;
-      EXPECT_EQ(p->needs_forward(unit), !(is_quant && handed)) << yaml;
-      if (p->needs_forward(unit)) {
-        for (const auto& x : inputs)
-          lm->run_layer(layer, x, context);
-      }
-      unit.input_ranges.clear();
-      p->postprocess(run, unit);
-      if (!is_quant) EXPECT_EQ(unit.input_ranges.size(), layer.linears().size());
-    }
-    return deployed;
+    LayerRun driven(*lm, layer, inputs, context, run);
+    bool forwarded = false;
+    driven.apply("{type: iter_smooth}", false, &forwarded);
+    EXPECT_TRUE(forwarded);
+    EXPECT_EQ(driven.unit.input_ranges.size(), layer.linears().size());
+    driven.apply(w8a8_static, /*drop_ranges=*/!handed, &forwarded);
+    EXPECT_EQ(forwarded, !handed);
+    return driven.deployed;
   };
   const auto with_handoff = records(true);
   const auto observed = records(false);
@@ -477,15 +480,7 @@ TEST(Smoothing, KvSmoothNormalizesTheKeyRanges) {
     algo::RunContext run;
     run.config = &lm->config();
     model::DecoderLayer layer = lm->load_layer(0);
-    std::map<std::string, quant::DeployedLinear> deployed;
-    algo::LayerUnit unit;
-    unit.layer = &layer;
-    unit.deployed = &deployed;
-    auto smoothing = processor("{type: kv_smooth}");
-    smoothing->preprocess(run, unit);
-    for (const auto& x : inputs)
-      lm->run_layer(layer, x, context);
-    smoothing->postprocess(run, unit);
+    LayerRun(*lm, layer, inputs, context, run).apply("{type: kv_smooth}");
     auto capture = std::make_shared<KeyCapture>();
     layer.add_attention_hook(capture);
     for (const auto& x : inputs)
@@ -509,7 +504,7 @@ TEST(Smoothing, RefusesBadConfigsNamingTheKey) {
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, scale_min: 0}"),
                     "spec.process[0].scale_min: must be > 0");
   EXPECT_ERROR_WITH(processor("{type: flex_smooth_quant, beta: -0.1}"),
-                    "spec.process[0].beta: must be in [0, 1] or null");
+                    "spec.process[0].beta: must be in [0, 1]");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, symmetric: false}"), "asymmetric iter_smooth");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, include: ['model.{']}"), "model.{");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, enable_subgraph_type: []}"), "empty");
