@@ -15,5 +15,6 @@ std::unique_ptr<Processor> make_iter_smooth(const pipeline::ProcessorConfig& con
 std::unique_ptr<Processor> make_flex_smooth_quant(const pipeline::ProcessorConfig& config);
 std::unique_ptr<Processor> make_awq(const pipeline::ProcessorConfig& config);
 std::unique_ptr<Processor> make_kv_smooth(const pipeline::ProcessorConfig& config);
+std::unique_ptr<Processor> make_flex_awq_ssz(const pipeline::ProcessorConfig& config);
 
 }  // namespace slim::algo

@@ -243,6 +243,8 @@ const char* kProcessors[] = {
     "false}}",
     "{type: kv_smooth}",
     "{type: kv_smooth, smooth_factor: 0.5}",
+    "{type: flex_awq_ssz, qconfig: {act: {dtype: int8, scope: per_token}, weight: {dtype: int4, "
+    "scope: per_channel}}}",
 };
 
 std::string write_model(const TempDir& dir, const std::string& arch) {
@@ -397,6 +399,9 @@ TEST(Smoothing, PlantedOutliersQuantizeAtLeastTwiceBetter) {
       {"{type: smooth_quant}", norm_targets},
       {"{type: iter_smooth}", "['*']"},
       {"{type: flex_smooth_quant}", "['*']"},
+      {"{type: flex_awq_ssz, qconfig: {act: {dtype: int8, scope: per_tensor, symmetric: false},"
+       " weight: {dtype: int8, scope: per_channel}}}",
+       "['*']"},
   };
   for (const auto& [smoothing, include] : cases) {
     const double plain = error_after({w8a8_static(include)});
@@ -509,6 +514,12 @@ TEST(Smoothing, RefusesBadConfigsNamingTheKey) {
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, include: ['model.{']}"), "model.{");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, enable_subgraph_type: []}"), "empty");
   EXPECT_ERROR_WITH(processor("{type: awq}"), "spec.process[0].weight_qconfig: required");
+  EXPECT_ERROR_WITH(processor("{type: flex_awq_ssz}"), "spec.process[0].qconfig: required");
+  EXPECT_ERROR_WITH(processor("{type: flex_awq_ssz, beta: 0.5, qconfig: {weight: {}}}"),
+                    "flex_awq_ssz fixes beta at 0");
+  EXPECT_ERROR_WITH(
+      processor("{type: flex_awq_ssz, qconfig: {weight: {dtype: int4, method: ssz}}}"),
+      "'ssz' is not implemented in Slim yet");
   EXPECT_ERROR_WITH(processor("{type: kv_smooth, smooth_factor: 0}"),
                     "spec.process[0].smooth_factor: must be > 0");
   EXPECT_ERROR_WITH(processor("{type: awq, weight_qconfig: {dtype: int8, scope: per_tensor}}"),
