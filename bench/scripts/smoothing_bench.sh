@@ -26,16 +26,9 @@ static='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: minmax}
 dynamic='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
 w4a8='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int4, scope: per_channel, symmetric: true, method: minmax}}'
 
-config() {  # config NAME QCONFIG [SMOOTHING]: a V1 YAML into $out/NAME.yaml
-  {
-    echo "apiversion: modelslim_v1"
-    echo "spec:"
-    echo "  process:"
-    [ -n "${3:-}" ] && echo "    - $3"
-    echo "    - {type: linear_quant, qconfig: $2, include: ['*']}"
-    echo "  save: [{type: ascendv1_saver, part_file_size: 4}]"
-  } >"$out/$1.yaml"
-}
+# shellcheck source=bench/scripts/v1-yaml.sh
+source "$(dirname "$0")/v1-yaml.sh"
+config() { v1_yaml "$out/$1.yaml" "$2" "${3:-}"; }  # config NAME QCONFIG [SMOOTHING]
 config static "$static"
 config static_smooth_quant "$static" "{type: smooth_quant}"
 config static_iter_smooth "$static" "{type: iter_smooth}"

@@ -17,16 +17,9 @@ mkdir -p "$WORK"
 
 static='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
 dynamic='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
-yaml() {  # yaml FILE QCONFIG [PROCESSOR]
-  {
-    echo "apiversion: modelslim_v1"
-    echo "spec:"
-    echo "  process:"
-    [ -n "${3:-}" ] && echo "    - $3"
-    echo "    - {type: linear_quant, qconfig: $2, include: ['*']}"
-    echo "  save: [{type: ascendv1_saver, part_file_size: 4}]"
-  } >"$1"
-}
+# shellcheck source=bench/scripts/v1-yaml.sh
+source "$(dirname "$0")/v1-yaml.sh"
+yaml() { v1_yaml "$@"; }
 quant() {  # quant MODEL CONFIG SAMPLES: prints "wall_s parameters_s layers"
   SLIM_PROGRESS=0 /usr/bin/time -f "%e" -o "$WORK/time" "$SLIM" --log-level warn quant \
     --model_path "$1" --save_path "$WORK/out" --config_path "$2" \
