@@ -60,25 +60,20 @@ class Awq : public smoothing::SmoothingProcessor {
   // weights: [K], candidates batched in chunks of bounded memory.
   at::Tensor output_errors(const RunContext& run, const smoothing::Subgraph& subgraph,
                            const at::Tensor& x, const at::Tensor& candidates) const {
-    constexpr int64_t kChunkBytes = int64_t{32} << 20;
     const at::Tensor weight = smoothing::stacked_weight(subgraph);
     const at::Tensor reference = at::matmul(x, weight.t());
-    const int64_t k = candidates.size(0);
     const int64_t per_candidate = (weight.numel() + reference.numel()) * 4;
-    const int64_t chunk = std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(per_candidate, 1));
     const int64_t out = weight.size(0), in = weight.size(1);
-    std::vector<at::Tensor> losses;
-    for (int64_t start = 0; start < k; start += chunk) {
-      const int64_t n = std::min(chunk, k - start);
-      const at::Tensor s = candidates.narrow(0, start, n).to(at::kFloat).unsqueeze(1);  // [n,1,C]
+    return smoothing::over_candidate_chunks(candidates, per_candidate, [&](const at::Tensor& c) {
+      const int64_t n = c.size(0);
+      const at::Tensor s = c.to(at::kFloat).unsqueeze(1);  // [n, 1, C]
       const at::Tensor scaled = (weight.unsqueeze(0) * s).reshape({n * out, in});
       const at::Tensor quantized =
           quant::fake_quantize_weight(path(), scaled, weight_, run.numerics).reshape({n, out, in}) /
           s;
       const at::Tensor y = at::matmul(x.unsqueeze(0), quantized.transpose(1, 2));  // [n, N, O]
-      losses.push_back((y - reference.unsqueeze(0)).pow(2).mean({1, 2}, false, at::kDouble));
-    }
-    return at::cat(losses);
+      return (y - reference.unsqueeze(0)).pow(2).mean({1, 2}, false, at::kDouble);
+    });
   }
 
   quant::QScheme weight_;

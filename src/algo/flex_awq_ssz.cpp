@@ -64,22 +64,17 @@ class FlexAwqSsz : public smoothing::SmoothingProcessor {
     const at::Tensor weight = smoothing::stacked_weight(searched);
     const at::Tensor reference = at::matmul(x, weight.t());
     const double norm = std::max(reference.pow(2).mean().sqrt().item<double>(), 1e-30);
-    constexpr int64_t kChunkBytes = int64_t{32} << 20;
     const int64_t per_candidate = (x.numel() + weight.numel() + 2 * reference.numel()) * 4;
-    const int64_t chunk = std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(per_candidate, 1));
-    const int64_t k = candidates.size(0), out = weight.size(0), in = weight.size(1);
-    std::vector<at::Tensor> result;
-    for (int64_t start = 0; start < k; start += chunk) {
-      const int64_t n = std::min(chunk, k - start);
-      const at::Tensor s = candidates.narrow(0, start, n).to(at::kFloat).unsqueeze(1);  // [n,1,C]
+    const int64_t out = weight.size(0), in = weight.size(1);
+    return smoothing::over_candidate_chunks(candidates, per_candidate, [&](const at::Tensor& c) {
+      const int64_t n = c.size(0);
+      const at::Tensor s = c.to(at::kFloat).unsqueeze(1);  // [n, 1, C]
       const at::Tensor w = quant::fake_quantize_weight(
           path(), (weight.unsqueeze(0) * s).reshape({n * out, in}), weight_, run.numerics);
       const at::Tensor xq = fake_quantize_act(x.unsqueeze(0) / s, run.numerics);
       const at::Tensor y = at::bmm(xq, w.reshape({n, out, in}).transpose(1, 2));
-      result.push_back((y - reference.unsqueeze(0)).pow(2).mean({1, 2}, false, at::kDouble).sqrt() /
-                       norm);
-    }
-    return at::cat(result);
+      return (y - reference.unsqueeze(0)).pow(2).mean({1, 2}, false, at::kDouble).sqrt() / norm;
+    });
   }
 
   // Activations [n, N, C] as the qconfig quantizes them: per token (dynamic), or per tensor with

@@ -287,28 +287,32 @@ at::Tensor fake_quant_rows(const at::Tensor& x) {
   return (x / scale).round().clamp(-127, 127) * scale;
 }
 
+at::Tensor over_candidate_chunks(const at::Tensor& candidates, int64_t per_candidate_bytes,
+                                 const std::function<at::Tensor(const at::Tensor&)>& loss) {
+  constexpr int64_t kChunkBytes = int64_t{32} << 20;
+  const int64_t k = candidates.size(0);
+  const int64_t chunk =
+      std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(per_candidate_bytes, 1));
+  std::vector<at::Tensor> losses;
+  for (int64_t start = 0; start < k; start += chunk)
+    losses.push_back(loss(candidates.narrow(0, start, std::min(chunk, k - start))));
+  return at::cat(losses);
+}
+
 at::Tensor reconstruction_errors(const at::Tensor& x, const at::Tensor& weight,
                                  const at::Tensor& scales) {
-  // Candidate tensors held at once: the quantization temporaries are a few times this.
-  constexpr int64_t kChunkBytes = int64_t{32} << 20;
   const at::Tensor xf = x.to(at::kFloat);
   const at::Tensor wf = weight.to(at::kFloat);
-  const at::Tensor sf = scales.to(at::kFloat);
   const at::Tensor reference = at::matmul(xf, wf.t());
   const double norm = std::max(reference.pow(2).mean().sqrt().item<double>(), 1e-30);
-  const int64_t k = sf.size(0);
+  // The quantization temporaries of a candidate: its scaled inputs, weights and two outputs.
   const int64_t per_candidate = (xf.numel() + wf.numel() + 2 * reference.numel()) * 4;
-  const int64_t chunk = std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(per_candidate, 1));
-  std::vector<at::Tensor> out;
-  for (int64_t start = 0; start < k; start += chunk) {
-    const at::Tensor s = sf.narrow(0, start, std::min(chunk, k - start));
+  return over_candidate_chunks(scales.to(at::kFloat), per_candidate, [&](const at::Tensor& s) {
     const at::Tensor xq = fake_quant_rows(xf.unsqueeze(0) / s.unsqueeze(1));  // [k, N, C]
     const at::Tensor wq = fake_quant_rows(wf.unsqueeze(0) * s.unsqueeze(1));  // [k, O, C]
     const at::Tensor y = at::bmm(xq, wq.transpose(1, 2));                     // [k, N, O]
-    out.push_back((y - reference.unsqueeze(0)).pow(2).mean({1, 2}, false, at::kDouble).sqrt() /
-                  norm);
-  }
-  return at::cat(out);
+    return (y - reference.unsqueeze(0)).pow(2).mean({1, 2}, false, at::kDouble).sqrt() / norm;
+  });
 }
 
 void apply_scales(const io::ModelConfig& config, model::DecoderLayer& layer,

@@ -111,6 +111,13 @@ at::Tensor subgraph_scales(const io::ModelConfig& config, const Subgraph& subgra
 
 // Symmetric int8 fake quantization per row (the last dim), scale = max|row| / 127.
 at::Tensor fake_quant_rows(const at::Tensor& x);
+
+// The search processors score K candidate scale vectors (the rows of `candidates`, [K, C]) as
+// batched products. `loss` scores a chunk of them ([n, C] → [n]); the chunks are sized so that
+// each holds about 32 MB of the candidates' tensors (`per_candidate_bytes` each), which bounds the
+// temporaries whatever K and the layer's size. Returns the [K] losses in order.
+at::Tensor over_candidate_chunks(const at::Tensor& candidates, int64_t per_candidate_bytes,
+                                 const std::function<at::Tensor(const at::Tensor&)>& loss);
 // Flex Smooth's objective for K candidate scale vectors `scales` [K, C] at once: the normalized
 // int8 reconstruction error of x [N, C] through weight [O, C],
 //   sqrt(mean((Q_row(x/s)·Q_row(weight·s)ᵀ - x·weightᵀ)²)) / sqrt(mean((x·weightᵀ)²)),

@@ -231,6 +231,27 @@ TEST(SmoothingKernels, ReconstructionErrorsMatchTheScalarReference) {
   EXPECT_TRUE(at::isfinite(zero).all().item<bool>());
 }
 
+TEST(SmoothingKernels, CandidateChunksCoverEveryCandidateInOrder) {
+  const at::Tensor candidates = at::arange(7, at::kFloat).unsqueeze(1).repeat({1, 3});  // [7, 3]
+  std::vector<int64_t> chunk_sizes;
+  auto loss = [&chunk_sizes](const at::Tensor& chunk) {
+    chunk_sizes.push_back(chunk.size(0));
+    return chunk.sum(1);
+  };
+  // 12 MB per candidate: 2 of them fit the 32 MB of a chunk.
+  const at::Tensor got =
+      algo::smoothing::over_candidate_chunks(candidates, int64_t{12} << 20, loss);
+  EXPECT_TRUE(at::equal(got, candidates.sum(1)));
+  EXPECT_EQ(chunk_sizes, (std::vector<int64_t>{2, 2, 2, 1}));
+  // A candidate larger than a chunk still gets one of its own; a small one shares one chunk.
+  chunk_sizes.clear();
+  algo::smoothing::over_candidate_chunks(candidates, int64_t{1} << 30, loss);
+  EXPECT_EQ(chunk_sizes, std::vector<int64_t>(7, 1));
+  chunk_sizes.clear();
+  algo::smoothing::over_candidate_chunks(candidates, 0, loss);
+  EXPECT_EQ(chunk_sizes, std::vector<int64_t>{7});
+}
+
 // ------------------------------------------------------------------------- exactness
 
 const char* kProcessors[] = {
