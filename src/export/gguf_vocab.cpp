@@ -253,7 +253,7 @@ class SpecialVocab {
     if (!has_config) return;
 
     read_chat_templates(dir, *config);
-    for (const std::string type : special_types_) {
+    for (const std::string& type : special_types_) {
       const std::string add_key = "add_" + type + "_token";
       if (config->contains(add_key) && (*config)[add_key].is_boolean())
         set_add(type, (*config)[add_key].get<bool>());

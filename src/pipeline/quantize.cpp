@@ -79,9 +79,13 @@ std::string runner_of(const QuantConfig& config) {
   if (runner == "auto" || runner == "layer_wise") return "layer_wise";
   if (runner == "model_wise") return "model_wise";
   if (runner == "dp_layer_wise") {
-    SLIM_FAIL(config.origin,
-              ": spec.runner dp_layer_wise (data-parallel over several devices) is not "
-              "implemented yet; use layer_wise or auto");
+    // Data parallelism splits the samples over devices and all-reduces the observers; over the
+    // one device Slim runs on (--device takes one) that is the layer-wise computation.
+    spdlog::info(
+        "{}: spec.runner dp_layer_wise on one device: running layer_wise (the same "
+        "computation without the other ranks)",
+        config.origin);
+    return "layer_wise";
   }
   SLIM_FAIL(config.origin,
             ": spec.runner: expected auto, layer_wise, model_wise or "
@@ -89,10 +93,32 @@ std::string runner_of(const QuantConfig& config) {
             quote(runner));
 }
 
+std::string processor_types(const std::vector<ProcessorConfig>& process) {
+  std::string types;
+  for (const auto& processor : process)
+    types += (types.empty() ? "" : ", ") + processor.type;
+  return types;
+}
+
+// msModelSlim runs each spec.prior stage with a fresh runner on a freshly loaded model, so a stage
+// reaches the main one only through the shared context, which only adapt_rotation's first stage
+// fills. Slim builds each stage's processors (an unknown or unimplemented type is refused as in
+// spec.process) and, as none of them leaves context behind, skips the stage: the output is the
+// one msModelSlim writes.
+void check_prior_stages(const QuantConfig& config) {
+  for (size_t i = 0; i < config.prior.size(); ++i) {
+    for (const auto& processor : config.prior[i].process)
+      algo::make_processor(processor);
+    spdlog::warn(
+        "{}: spec.prior[{}] ({}) skipped: a prior stage reaches the main stage only "
+        "through context that none of its processors leaves (msModelSlim reloads the "
+        "model for every stage)",
+        config.origin, i, processor_types(config.prior[i].process));
+  }
+}
+
 std::vector<std::unique_ptr<algo::Processor>> make_processors(const QuantConfig& config) {
-  SLIM_CHECK(config.prior.empty(), config.origin,
-             ": spec.prior (stages before the main one, used by adapt_rotation) is not "
-             "supported yet");
+  check_prior_stages(config);
   SLIM_CHECK(!config.process.empty(), config.origin,
              ": the config names no processors (spec.process is empty); nothing would be "
              "quantized");
@@ -114,6 +140,9 @@ bool inside(const fs::path& path, const fs::path& directory) {
 }
 
 c10::Device parse_device(const std::string& text) {
+  SLIM_CHECK(text.find(',') == std::string::npos, "--device ", quote(text),
+             ": several device indexes (msModelSlim's multi-device dp_layer_wise) are not "
+             "supported yet; pass one device, e.g. cpu or cuda:0");
   try {
     c10::Device device(text);
     SLIM_CHECK(device.is_cpu() || device.is_cuda(), "only cpu and cuda are supported");

@@ -85,6 +85,36 @@ TEST(QuantCli, W8A16IsTheDataFreeConversion) {
   EXPECT_NE(practice.find("numerics: precise"), std::string::npos) << practice;
 }
 
+// msModelSlim's dp_layer_wise runner over one device is the layer-wise computation, and a
+// spec.prior stage reaches the main stage only through context none of Slim's processors leaves:
+// such a YAML runs unchanged and writes the bytes of the plain one.
+TEST(QuantCli, DataParallelRunnerAndPriorStagesRunUnchanged) {
+  TempDir dir;
+  const std::string w8a16 =
+      "{type: linear_quant, qconfig: {act: {dtype: float}, weight: {dtype: int8, scope: "
+      "per_channel, symmetric: true}}, include: ['*']}";
+  write(dir.file("plain.yaml"), "apiversion: modelslim_v1\nspec:\n  process: [" + w8a16 + "]\n");
+  write(dir.file("dp.yaml"),
+        "apiversion: modelslim_v1\nspec:\n  runner: dp_layer_wise\n"
+        "  prior:\n    - process: [{type: iter_smooth}, " +
+            w8a16 + "]\n  process: [" + w8a16 + "]\n");
+  for (const std::string name : {"plain", "dp"}) {
+    const auto run = run_slim(
+        quant(dir.file(name), "--config_path '" + dir.file(name + ".yaml") + "'"), dir.file("err"));
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    if (name == "dp") {
+      EXPECT_NE(run.err.find("spec.prior[0] (iter_smooth, linear_quant) skipped"),
+                std::string::npos)
+          << run.err;
+      EXPECT_NE(run.err.find("dp_layer_wise on one device: running layer_wise"), std::string::npos)
+          << run.err;
+    }
+  }
+  const std::string weights = "/quant_model_weights-00001-of-00001.safetensors";
+  EXPECT_EQ(slim::read_file(dir.file("plain") + weights),
+            slim::read_file(dir.file("dp") + weights));
+}
+
 TEST(QuantCli, StaticW8A8CalibratesAndTheSavedOutputRuns) {
   TempDir dir;
   const auto run = run_slim(quant(dir.file("q"), "--config_path default-w8a8-static --dataset '" +
@@ -325,6 +355,12 @@ TEST(QuantCli, RefusesBadInputNamingIt) {
               "scope: per_token, symmetric: false}, weight: {}}\n",
        "", "spec.process[0].qconfig: activations int8 per_token asym"},
       {"unknown spec key", head + "  proces: []\n", "", "spec.proces: unknown key"},
+      {"unimplemented prior stage",
+       head + "  prior: [{process: [{type: adapt_rotation}]}]\n  process: [{type: "
+              "linear_quant, qconfig: {weight: {}}}]\n",
+       "", "'adapt_rotation' (msModelSlim) is not implemented in Slim yet"},
+      {"several devices", "", "--config_path default-w8a16 --device cuda:0,1",
+       "several device indexes"},
       {"groups that do not fit",
        head + "  process:\n    - type: linear_quant\n      qconfig: {weight: {dtype: int4, "
               "scope: per_group, group_size: 96}}\n",

@@ -326,7 +326,9 @@ void expect_same_record(const DeployedLinear& saved, const DeployedLinear& loade
   EXPECT_TRUE(same_bits(loaded.input_scale, saved.input_scale));
   EXPECT_TRUE(same_bits(loaded.input_offset, saved.input_offset));
   ASSERT_EQ(loaded.bias.has_value(), saved.bias.has_value());
-  if (saved.bias) EXPECT_TRUE(same_bits(*loaded.bias, *saved.bias));  // original dtype kept
+  if (saved.bias) {
+    EXPECT_TRUE(same_bits(*loaded.bias, *saved.bias));  // original dtype kept
+  }
   EXPECT_TRUE(same_bits(slim::testing::dequantized(loaded), slim::testing::dequantized(saved)));
 }
 
