@@ -325,6 +325,28 @@ TEST(QuantCli, DryRunPrintsThePlanAndWritesNothing) {
   EXPECT_FALSE(fs::exists(dir.file("q")));
 }
 
+// The resolved config printed (and saved as <model_type>_best_practice.yaml) is the practice that
+// runs, for every bundled practice: each was once printed with another practice's document
+// (yaml-cpp's Node assignment had aliased them while the practice list was sorted).
+TEST(QuantCli, TheResolvedConfigIsThePracticeThatRuns) {
+  TempDir dir;
+  for (const auto& file :
+       fs::recursive_directory_iterator(std::string(SLIM_SOURCE_DIR) + "/practice")) {
+    if (file.path().extension() != ".yaml") continue;
+    const std::string id = file.path().stem().string();
+    const auto run =
+        run_slim(quant(dir.file("q"), "--config_path " + id + " --dry_run"), dir.file("err"));
+    ASSERT_EQ(run.exit_code, 0) << id << ": " << run.err;
+    EXPECT_NE(run.out.find("config_id: " + id + "\n"), std::string::npos) << id << ": " << run.out;
+  }
+  const auto run =
+      run_slim(quant(dir.file("q"), "--model_type sotu-llama-13m --quant_type w8a8 --dry_run"),
+               dir.file("err"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("config_id: llama-w8a8\n"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("type: flex_smooth_quant"), std::string::npos) << run.out;
+}
+
 struct BadInput {
   std::string what;
   std::string yaml;  // written to bad.yaml and passed as --config_path when not empty

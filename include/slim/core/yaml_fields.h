@@ -13,6 +13,26 @@
 
 namespace slim {
 
+// A YAML::Node to keep in a struct that is copied and assigned (configs, sorted practice lists).
+// yaml-cpp's Node::operator= writes through: assigning to a Node that already refers to a node
+// makes that node (and every other handle on it, in its own document) a reference to the
+// right-hand side, so sorting a vector of configs rewrote other configs' documents. This handle
+// rebinds instead (Node::reset), as a value type should; reading is the Node's own interface.
+class YamlNode : public YAML::Node {
+ public:
+  YamlNode() = default;
+  YamlNode(const YAML::Node& node) : YAML::Node(node) {}  // NOLINT: implicit, as a Node
+  YamlNode(const YamlNode& other) = default;
+  YamlNode& operator=(const YamlNode& other) {
+    reset(other);
+    return *this;
+  }
+  YamlNode& operator=(const YAML::Node& other) {
+    reset(other);
+    return *this;
+  }
+};
+
 // "spec.process[2]" + "qconfig" -> "spec.process[2].qconfig"; index: "spec.process" + 2.
 std::string yaml_path(const std::string& parent, const std::string& key);
 std::string yaml_path(const std::string& parent, size_t index);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "slim/core/yaml_fields.h"
 #include "slim/quant/scheme.h"
 
 namespace slim::pipeline {
@@ -45,7 +46,7 @@ struct PracticeMetadata {
 // One processor of spec.process (or of a group / prior stage): its `type` and its whole mapping.
 struct ProcessorConfig {
   std::string type;
-  YAML::Node node;   // the mapping, `type` included
+  YamlNode node;     // the mapping, `type` included
   std::string path;  // "spec.process[2]", for messages
 };
 
@@ -73,7 +74,7 @@ struct QuantConfig {
   std::string dataset = "mix_calib.jsonl";
   // Slim's rounding convention (spec.numerics): "precise" (default) or "msmodelslim".
   std::optional<std::string> numerics;
-  YAML::Node root;  // the whole document as written (anchors resolved), for the resolved copy
+  YamlNode root;  // the whole document as written (anchors resolved), for the resolved copy
 };
 
 // Parses `text` (the contents of `origin`). Throws slim::Error naming origin and the key path.
@@ -88,7 +89,7 @@ std::string dump_quant_config(const QuantConfig& config);
 struct QConfigSpec {
   quant::QScheme scheme;
   std::string method = "minmax";
-  YAML::Node ext;  // null when absent
+  YamlNode ext;  // null when absent
 };
 // Validates dtype/scope/method against §2.5's values (unknown keys refused); `fallback` supplies
 // the value of each absent key.
