@@ -9,7 +9,7 @@ SLIM_CACHE ?= $(HOME)/.cache/slim
 SLIM_ASSETS_DIR ?= $(SLIM_CACHE)/assets
 DEMO_DIR ?= $(BUILD_DIR)/demo
 
-.PHONY: all deps python assets llama-cpp build test demo format check-format clean
+.PHONY: all deps python assets llama-cpp build test test-sanitize demo format check-format clean
 
 all: build
 
@@ -43,6 +43,21 @@ build: deps python $(BUILD_DIR)/.configured
 
 test: build assets llama-cpp
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The unit tests of the parsers, numerics and savers built with ASan + UBSan (SLIM_SANITIZE):
+# any out-of-bounds access, use after free, leak or undefined behaviour fails the run. -O1 with
+# line tables: quick to build, fast enough to run, stack traces with lines.
+SANITIZE_DIR ?= build-sanitize
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+                LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize/lsan.supp:print_suppressions=0 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+$(SANITIZE_DIR)/.configured: CMakeLists.txt | deps
+	cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+	  -DSLIM_SANITIZE=ON -DSLIM_BUILD_BENCH=OFF -DSLIM_ASSETS_DIR=$(SLIM_ASSETS_DIR)
+	touch $@
+test-sanitize: deps assets $(SANITIZE_DIR)/.configured
+	$(SANITIZER_ENV) cmake --build $(SANITIZE_DIR) -j $(JOBS) --target slim_tests
+	cd $(SANITIZE_DIR) && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS)
 
 # The main job on the bundled default model, models/sotu-llama-13m (trained by `slim train`, see
 # its README): `slim quant` in w8a16, w8a8 static, w8a8 dynamic and w4a16 into out/, then one

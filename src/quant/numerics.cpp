@@ -806,8 +806,9 @@ at::Tensor pack_int4_along_out(const std::string& name, const at::Tensor& codes)
 #pragma omp simd reduction(| : bad)
                        for (int64_t i = 0; i < in; ++i) {
                          bad |= even[i] < -8 || even[i] > 7 || odd[i] < -8 || odd[i] > 7;
-                         o[i] = static_cast<int8_t>(static_cast<uint8_t>(odd[i] << 4) |
-                                                    static_cast<uint8_t>(even[i] & 0x0F));
+                         // Shifted as unsigned: a negative int8 shifted left is undefined.
+                         const auto high = static_cast<uint8_t>(static_cast<uint8_t>(odd[i]) << 4);
+                         o[i] = static_cast<int8_t>(high | static_cast<uint8_t>(even[i] & 0x0F));
                        }
                      }
                      if (bad) out_of_range = true;
