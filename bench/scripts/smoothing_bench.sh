@@ -8,7 +8,8 @@
 #
 #   bash bench/scripts/smoothing_bench.sh [model_dir] [out_dir]
 #
-# (Rows with _a05: iter_smooth at alpha 0.5 instead of its default 0.9.)
+# (Rows with _a05 / _a04: iter_smooth at alpha 0.5 / 0.4 instead of its default 0.9; _a04 runs
+# only when ONLY names it. dynamic_flex_smooth is the llama, qwen2 and qwen3 w8a8 presets' config.)
 # SAMPLES (32) calibration samples of data/calib/sotu_calib.jsonl; CHUNKS (16) windows of
 # SEQ_LEN (512) tokens for the evaluation; ONLY (a space-separated list of row names) limits the rows.
 set -euo pipefail
@@ -41,7 +42,9 @@ config w4a8_flex_awq_ssz "$w4a8" "{type: flex_awq_ssz, qconfig: $w4a8}"
 config w4a8_awq "$w4a8" "{type: awq, weight_qconfig: {dtype: int4, scope: per_channel, symmetric: true}}"
 config static_iter_smooth_a05 "$static" "{type: iter_smooth, alpha: 0.5}"
 config dynamic_iter_smooth_a05 "$dynamic" "{type: iter_smooth, alpha: 0.5}"
-rows_default="static static_smooth_quant static_iter_smooth static_iter_smooth_a05 static_flex_smooth dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq"
+config dynamic_iter_smooth_a04 "$dynamic" "{type: iter_smooth, alpha: 0.4}"
+config dynamic_flex_smooth "$dynamic" "{type: flex_smooth_quant}"
+rows_default="static static_smooth_quant static_iter_smooth static_iter_smooth_a05 static_flex_smooth dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq"
 
 float_ppl=$("$SLIM" eval ppl --model_path "$model" --dataset "$eval_text" --seq_len "$seq_len" \
   --max_chunks "$chunks" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')
