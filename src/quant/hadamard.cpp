@@ -36,48 +36,45 @@ bool paley_two(int64_t k) {
   return k % 4 == 0 && is_prime(k / 2 - 1) && (k / 2 - 1) % 4 == 1;
 }
 
-// Order q + 1, q ≡ 3 mod 4: I + [[0, 1ᵀ], [-1, Q]] with Q the (skew) Jacobsthal matrix.
-at::Tensor paley_one_matrix(int64_t q) {
-  const std::vector<int> chi = quadratic_character(q);
-  const int64_t n = q + 1;
-  at::Tensor h = at::eye(n, at::kDouble);
-  auto a = h.accessor<double, 2>();
-  for (int64_t j = 1; j < n; ++j) {
-    a[0][j] += 1;
-    a[j][0] -= 1;
-  }
-  for (int64_t i = 0; i < q; ++i) {
-    for (int64_t j = 0; j < q; ++j)
-      a[i + 1][j + 1] += chi[((j - i) % q + q) % q];
-  }
-  return h;
+// [[1, 1], [1, -1]]: Sylvester's step, and the 2×2 block of Paley II.
+at::Tensor hadamard_two() {
+  return at::tensor({1.0, 1.0, 1.0, -1.0}, at::kDouble).reshape({2, 2});
 }
 
-// Order 2(q + 1), q ≡ 1 mod 4: C ⊗ [[1, 1], [1, -1]] + I ⊗ [[1, -1], [-1, -1]] with C the
-// symmetric conference matrix [[0, 1ᵀ], [1, Q]].
-at::Tensor paley_two_matrix(int64_t q) {
+// [[0, 1ᵀ], [sign·1, Q]] of order q + 1, with Q the Jacobsthal matrix Q_ij = χ(j − i) (skew for
+// q ≡ 3 mod 4, symmetric for q ≡ 1 mod 4).
+at::Tensor bordered_jacobsthal(int64_t q, double sign) {
   const std::vector<int> chi = quadratic_character(q);
-  const int64_t m = q + 1;
-  at::Tensor c = at::zeros({m, m}, at::kDouble);
-  auto a = c.accessor<double, 2>();
-  for (int64_t j = 1; j < m; ++j) {
+  at::Tensor m = at::zeros({q + 1, q + 1}, at::kDouble);
+  auto a = m.accessor<double, 2>();
+  for (int64_t j = 1; j <= q; ++j) {
     a[0][j] = 1;
-    a[j][0] = 1;
+    a[j][0] = sign;
   }
   for (int64_t i = 0; i < q; ++i) {
     for (int64_t j = 0; j < q; ++j)
       a[i + 1][j + 1] = chi[((j - i) % q + q) % q];
   }
-  const at::Tensor plus = at::tensor({1.0, 1.0, 1.0, -1.0}, at::kDouble).reshape({2, 2});
+  return m;
+}
+
+// Paley I, order q + 1 (q ≡ 3 mod 4): I + [[0, 1ᵀ], [-1, Q]].
+at::Tensor paley_one_matrix(int64_t q) {
+  return at::eye(q + 1, at::kDouble) + bordered_jacobsthal(q, -1);
+}
+
+// Paley II, order 2(q + 1) (q ≡ 1 mod 4): C ⊗ [[1, 1], [1, -1]] + I ⊗ [[1, -1], [-1, -1]] with
+// C = [[0, 1ᵀ], [1, Q]] the symmetric conference matrix.
+at::Tensor paley_two_matrix(int64_t q) {
   const at::Tensor minus = at::tensor({1.0, -1.0, -1.0, -1.0}, at::kDouble).reshape({2, 2});
-  return at::kron(c, plus) + at::kron(at::eye(m, at::kDouble), minus);
+  return at::kron(bordered_jacobsthal(q, 1), hadamard_two()) +
+         at::kron(at::eye(q + 1, at::kDouble), minus);
 }
 
 at::Tensor sylvester_matrix(int64_t power) {
   at::Tensor h = at::ones({1, 1}, at::kDouble);
-  const at::Tensor two = at::tensor({1.0, 1.0, 1.0, -1.0}, at::kDouble).reshape({2, 2});
   for (int64_t size = 1; size < power; size *= 2)
-    h = at::kron(two, h);
+    h = at::kron(hadamard_two(), h);
   return h;
 }
 
