@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Outlier suppression (issue 14): W8A8 static per tensor without and with each of smooth_quant,
 # iter_smooth and flex_smooth_quant; W8A8 dynamic without and with iter_smooth (msModelSlim's
-# default-w8a8); W4A8 dynamic (int4 per-channel weights) without and with flex_smooth_quant.
+# default-w8a8); W4A8 dynamic (int4 per-channel weights) without and with flex_smooth_quant; each
+# also after quarot (the rows *_quarot*).
 # Every SAVED output evaluated from disk (`slim eval kld` against the float model, held-out SOTU
 # 2001-2021); the time of each run and of its parameter phase (the processors' own work) from
 # debug_info.json.
@@ -29,7 +30,7 @@ w4a8='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, we
 
 # shellcheck source=bench/scripts/v1-yaml.sh
 source "$(dirname "$0")/v1-yaml.sh"
-config() { v1_yaml "$out/$1.yaml" "$2" "${3:-}"; }  # config NAME QCONFIG [SMOOTHING]
+config() { v1_yaml "$out/$1.yaml" "${@:2}"; }  # config NAME QCONFIG [SUPPRESSION...]
 config static "$static"
 config static_smooth_quant "$static" "{type: smooth_quant}"
 config static_iter_smooth "$static" "{type: iter_smooth}"
@@ -44,7 +45,14 @@ config static_iter_smooth_a05 "$static" "{type: iter_smooth, alpha: 0.5}"
 config dynamic_iter_smooth_a05 "$dynamic" "{type: iter_smooth, alpha: 0.5}"
 config dynamic_iter_smooth_a04 "$dynamic" "{type: iter_smooth, alpha: 0.4}"
 config dynamic_flex_smooth "$dynamic" "{type: flex_smooth_quant}"
-rows_default="static static_smooth_quant static_iter_smooth static_iter_smooth_a05 static_flex_smooth dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq"
+config static_quarot "$static" "{type: quarot}"
+config static_quarot_iter_smooth "$static" "{type: quarot}" "{type: iter_smooth}"
+config dynamic_quarot "$dynamic" "{type: quarot}"
+config dynamic_quarot_flex_smooth "$dynamic" "{type: quarot}" "{type: flex_smooth_quant}"
+config w4a8_quarot "$w4a8" "{type: quarot}"
+config w4a8_quarot_flex_smooth "$w4a8" "{type: quarot}" "{type: flex_smooth_quant}"
+config w4a8_quarot_awq "$w4a8" "{type: quarot}" "{type: awq, weight_qconfig: {dtype: int4, scope: per_channel, symmetric: true}}"
+rows_default="static static_smooth_quant static_iter_smooth static_iter_smooth_a05 static_flex_smooth static_quarot static_quarot_iter_smooth dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq"
 
 float_ppl=$("$SLIM" eval ppl --model_path "$model" --dataset "$eval_text" --seq_len "$seq_len" \
   --max_chunks "$chunks" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')

@@ -16,5 +16,6 @@ std::unique_ptr<Processor> make_flex_smooth_quant(const pipeline::ProcessorConfi
 std::unique_ptr<Processor> make_awq(const pipeline::ProcessorConfig& config);
 std::unique_ptr<Processor> make_kv_smooth(const pipeline::ProcessorConfig& config);
 std::unique_ptr<Processor> make_flex_awq_ssz(const pipeline::ProcessorConfig& config);
+std::unique_ptr<Processor> make_quarot(const pipeline::ProcessorConfig& config);
 
 }  // namespace slim::algo

@@ -23,13 +23,14 @@ constexpr ProcessorEntry kProcessors[] = {
     {"awq", make_awq},
     {"kv_smooth", make_kv_smooth},
     {"flex_awq_ssz", make_flex_awq_ssz},
+    {"quarot", make_quarot},
 };
 
 // msModelSlim's processor types (spec §2.4) that Slim does not implement yet, so that a config
 // naming one is told it is known but not available, rather than misspelled.
-constexpr const char* kPlannedTypes[] = {"dynamic_cache", "fa3_quant",      "quarot",
-                                         "online_quarot", "adapt_rotation", "autoround_quant",
-                                         "float_sparse",  "flatquant",      "svd_res"};
+constexpr const char* kPlannedTypes[] = {"dynamic_cache",  "fa3_quant",       "online_quarot",
+                                         "adapt_rotation", "autoround_quant", "float_sparse",
+                                         "flatquant",      "svd_res"};
 
 std::string type_list() {
   std::string out;

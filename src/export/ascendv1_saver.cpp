@@ -246,6 +246,8 @@ struct AscendV1Saver::State {
   std::string model_quant_type = "Unknown";
   std::optional<int> model_quant_priority;
   int64_t group_size = 0;
+  bool untied = false;         // config.json: tie_word_embeddings false
+  at::Tensor global_rotation;  // optional/quarot.safetensors
   bool finished = false;
 
   explicit State(AscendV1SaveOptions opts)
@@ -349,12 +351,26 @@ void AscendV1Saver::add_description(const std::string& key, const std::string& v
   state_->description[key] = value;
 }
 
+void AscendV1Saver::untie_word_embeddings() {
+  state_->check_open("untie_word_embeddings");
+  state_->untied = true;
+}
+
+void AscendV1Saver::add_global_rotation(const at::Tensor& rotation) {
+  state_->check_open("add_global_rotation");
+  SLIM_CHECK(!state_->global_rotation.defined(), "ascendv1 saver: global rotation written twice");
+  state_->global_rotation = rotation.to(at::kCPU, at::kFloat).contiguous();
+  state_->options.optional["quarot"] = {
+      {"rotation_map", {{"global_rotation", detail::kQuarotRotationFile}}}};
+}
+
 std::vector<std::string> AscendV1Saver::finish() {
   State& s = *state_;
   s.check_open("finish");
   s.finished = true;
   const std::string dir = s.output.path();
   s.writer->finish();
+  if (s.global_rotation.defined()) detail::write_global_rotation(dir, s.global_rotation, 0600);
 
   nlohmann::ordered_json description = s.description;
   for (const auto& [key, value] : s.appended.items())
@@ -381,7 +397,9 @@ std::vector<std::string> AscendV1Saver::finish() {
         } catch (const nlohmann::json::exception& error) {
           SLIM_FAIL(source, ": invalid JSON: ", error.what());
         }
-        if (detail::remove_quantization_config(config)) {
+        const bool removed = detail::remove_quantization_config(config);
+        if (s.untied) config["tie_word_embeddings"] = false;
+        if (removed || s.untied) {
           detail::write_file_with_mode(target, config.dump(2), 0600);
           continue;
         }

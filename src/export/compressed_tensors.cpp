@@ -266,6 +266,8 @@ struct CompressedTensorsSaver::State {
   std::vector<std::pair<json, std::vector<std::string>>> groups;
   std::vector<std::string> ignore;
   std::set<std::string> quantized_modules;
+  bool untied = false;
+  at::Tensor global_rotation;
   bool finished = false;
 
   explicit State(CompressedTensorsSaveOptions opts)
@@ -394,12 +396,25 @@ json CompressedTensorsSaver::quantization_config() const {
   return state_->config();
 }
 
+void CompressedTensorsSaver::untie_word_embeddings() {
+  state_->check_open("untie_word_embeddings");
+  state_->untied = true;
+}
+
+void CompressedTensorsSaver::add_global_rotation(const at::Tensor& rotation) {
+  state_->check_open("add_global_rotation");
+  SLIM_CHECK(!state_->global_rotation.defined(),
+             "compressed-tensors saver: global rotation written twice");
+  state_->global_rotation = rotation.to(at::kCPU, at::kFloat).contiguous();
+}
+
 std::vector<std::string> CompressedTensorsSaver::finish() {
   State& s = *state_;
   s.check_open("finish");
   s.finished = true;
   const std::string dir = s.output.path();
   s.writer->finish();
+  if (s.global_rotation.defined()) detail::write_global_rotation(dir, s.global_rotation, 0644);
 
   json config = json::object();
   if (!s.options.model_path.empty()) {
@@ -422,6 +437,7 @@ std::vector<std::string> CompressedTensorsSaver::finish() {
     config["text_config"].erase("quantization_config");
   }
   config["quantization_config"] = s.config();
+  if (s.untied) config["tie_word_embeddings"] = false;
   // compressed-tensors' update_config: json.dump(config, indent=2, sort_keys=True).
   detail::write_file_with_mode(dir + "/config.json", config.dump(2), 0644);
 

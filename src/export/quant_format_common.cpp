@@ -182,6 +182,21 @@ bool remove_quantization_config(nlohmann::ordered_json& config) {
   return removed;
 }
 
+const char* const kQuarotRotationFile = "optional/quarot.safetensors";
+
+void write_global_rotation(const std::string& directory, const at::Tensor& rotation, int mode) {
+  SLIM_CHECK(rotation.dim() == 2 && rotation.size(0) == rotation.size(1),
+             "global rotation: expected a square matrix, found ", rotation.sizes());
+  const fs::path path = fs::path(directory) / kQuarotRotationFile;
+  fs::create_directories(path.parent_path());
+  io::SafetensorsWriterOptions options;
+  options.basename = path.stem().string();
+  io::SafetensorsWriter writer(path.parent_path().string(), options);
+  writer.add("global_rotation", rotation.to(at::kCPU, at::kFloat).contiguous());
+  writer.finish();
+  fs::permissions(path, static_cast<fs::perms>(mode), fs::perm_options::replace);
+}
+
 void copy_file_with_mode(const std::string& source, const std::string& destination, int mode) {
   std::error_code error;
   fs::copy_file(source, destination, fs::copy_options::overwrite_existing, error);

@@ -67,6 +67,10 @@ std::vector<std::string> model_files_to_copy(const std::string& model_path,
 // Removes "quantization_config" from the top level and from "text_config"; returns whether
 // anything was removed.
 bool remove_quantization_config(nlohmann::ordered_json& config);
+// The path of QuaRot's global rotation inside an output (spec §7.1), and the file itself: key
+// `global_rotation`, fp32 [n, n], written below `directory` with mode `mode`.
+extern const char* const kQuarotRotationFile;  // "optional/quarot.safetensors"
+void write_global_rotation(const std::string& directory, const at::Tensor& rotation, int mode);
 // Copies `source` to `destination` byte for byte and gives it mode `mode`.
 void copy_file_with_mode(const std::string& source, const std::string& destination, int mode);
 // Writes `contents` to `path` with mode `mode`.

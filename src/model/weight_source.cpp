@@ -79,7 +79,53 @@ class MemoryWeightSource : public WeightSource {
   std::map<std::string, at::Tensor> tensors_;
 };
 
+// A source with some float tensors replaced (and possibly another config): everything else is the
+// base's.
+class OverlayWeightSource : public WeightSource {
+ public:
+  OverlayWeightSource(std::unique_ptr<WeightSource> base, io::ModelConfig config,
+                      std::map<std::string, at::Tensor> replaced)
+      : base_(std::move(base)), config_(std::move(config)), replaced_(std::move(replaced)) {}
+
+  std::string describe() const override { return base_->describe() + " (transformed)"; }
+  std::string format() const override { return base_->format(); }
+  const io::ModelConfig& config() const override { return config_; }
+
+  std::optional<std::vector<int64_t>> float_shape(const std::string& name) const override {
+    if (auto found = replaced_.find(name); found != replaced_.end())
+      return found->second.sizes().vec();
+    return base_->float_shape(name);
+  }
+  at::Tensor float_tensor(const std::string& name) const override {
+    if (auto found = replaced_.find(name); found != replaced_.end()) return found->second;
+    return base_->float_tensor(name);
+  }
+  std::optional<quant::DeployedLinear> deployed_linear(const std::string& module) const override {
+    return base_->deployed_linear(module);
+  }
+  AttentionExtras attention_extras(int64_t layer) const override {
+    return base_->attention_extras(layer);
+  }
+  void release(const std::vector<std::string>& names) const override { base_->release(names); }
+
+ private:
+  std::unique_ptr<WeightSource> base_;
+  io::ModelConfig config_;
+  std::map<std::string, at::Tensor> replaced_;
+};
+
 }  // namespace
+
+std::unique_ptr<WeightSource> overlay_weight_source(std::unique_ptr<WeightSource> base,
+                                                    io::ModelConfig config,
+                                                    std::map<std::string, at::Tensor> replaced) {
+  for (const auto& [name, tensor] : replaced) {
+    SLIM_CHECK(at::isFloatingType(tensor.scalar_type()), "replacement of ", quote(name),
+               " is not floating point");
+  }
+  return std::make_unique<OverlayWeightSource>(std::move(base), std::move(config),
+                                               std::move(replaced));
+}
 
 std::unique_ptr<WeightSource> open_hf_weight_source(const std::string& path) {
   const fs::path p(path);

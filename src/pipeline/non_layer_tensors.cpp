@@ -13,10 +13,12 @@ namespace slim::pipeline {
 
 NonLayerCounts write_non_layer_tensors(const io::SafetensorsCheckpoint& checkpoint,
                                        const io::ModelConfig& config,
-                                       exporter::QuantizedModelSaver& output) {
+                                       exporter::QuantizedModelSaver& output,
+                                       const NonLayerChanges& changes) {
   NonLayerCounts counts;
   const model::GlobalTensorNames& global = model::global_tensor_names();
   auto read = [&](const std::string& name) {
+    if (auto it = changes.tensors.find(name); it != changes.tensors.end()) return it->second;
     SLIM_CHECK(checkpoint.contains(name), "checkpoint: missing tensor ", name);
     counts.input_bytes += checkpoint.info(name).nbytes();
     return checkpoint.tensor(name);
@@ -26,7 +28,7 @@ NonLayerCounts write_non_layer_tensors(const io::SafetensorsCheckpoint& checkpoi
     if (checkpoint.contains(module + ".bias")) bias = read(module + ".bias");
     output.add_float_linear(module, read(weight_name), bias);
     counts.float_tensors += bias ? 2 : 1;
-    checkpoint.release(weight_name);
+    if (checkpoint.contains(weight_name)) checkpoint.release(weight_name);
     if (bias) checkpoint.release(module + ".bias");
   };
   std::set<std::string> covered;
@@ -39,10 +41,16 @@ NonLayerCounts write_non_layer_tensors(const io::SafetensorsCheckpoint& checkpoi
     }
     output.add_float(expected.name, read(expected.name));
     ++counts.float_tensors;
-    checkpoint.release(expected.name);
+    if (checkpoint.contains(expected.name)) checkpoint.release(expected.name);
   }
-  if (output.writes_tied_weights_twice() && config.tie_word_embeddings &&
-      !checkpoint.contains(global.lm_head)) {
+  if (changes.untied) {
+    SLIM_INTERNAL_ASSERT(config.tie_word_embeddings && changes.tensors.count(global.lm_head),
+                         "an untied lm_head without its tensor");
+    output.untie_word_embeddings();
+    float_linear(global.lm_head_module, global.lm_head);
+    covered.insert(global.lm_head);
+  } else if (output.writes_tied_weights_twice() && config.tie_word_embeddings &&
+             !checkpoint.contains(global.lm_head)) {
     output.add_float_linear(global.lm_head_module, checkpoint.tensor(global.embedding),
                             std::nullopt);
     ++counts.float_tensors;

@@ -324,6 +324,45 @@ void save_layer(const model::CausalLM& lm, const io::SafetensorsCheckpoint& chec
   }
 }
 
+at::Tensor read_global(const io::SafetensorsCheckpoint& checkpoint, const std::string& name) {
+  SLIM_CHECK(checkpoint.contains(name), "checkpoint: missing tensor ", name);
+  return checkpoint.tensor(name);
+}
+
+// Runs every processor's pre_run. One that changes the tensors outside the layers (a rotation of
+// the residual stream) changes every layer's calibration inputs, so no processor that calibrates
+// may come before it.
+void pre_run_processors(const QuantConfig& config,
+                        std::vector<std::unique_ptr<algo::Processor>>& processors,
+                        const algo::RunContext& run) {
+  const algo::Processor* calibrating = nullptr;
+  for (auto& processor : processors) {
+    const size_t before = run.globals->changed().size();
+    processor->pre_run(run);
+    if (run.globals->changed().size() != before && calibrating) {
+      SLIM_FAIL(config.origin, ": processor ", processor->type(),
+                " transforms the embedding and lm_head (the basis of every layer's inputs), so it "
+                "must come before ",
+                calibrating->type(),
+                ", which calibrates on those inputs; move it up in "
+                "spec.process");
+    }
+    if (!calibrating && !processor->is_data_free()) calibrating = processor.get();
+  }
+}
+
+// The model as the processors left its non-layer tensors.
+std::unique_ptr<model::CausalLM> transformed_model(const std::string& model_path,
+                                                   const model::RuntimeOptions& runtime,
+                                                   const algo::GlobalTensors& globals) {
+  auto source = model::open_weight_source(model_path);
+  io::ModelConfig config = source->config();
+  if (globals.untied()) config.tie_word_embeddings = false;
+  return model::CausalLM::from_source(
+      model::overlay_weight_source(std::move(source), std::move(config), globals.changed()),
+      runtime);
+}
+
 }  // namespace
 
 std::vector<std::string> load_calibration_texts(const std::string& dataset) {
@@ -396,7 +435,8 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
   SLIM_CHECK(lm->source().format() == "huggingface", "--model_path ", quote(options.model_path),
              ": ", lm->source().describe(),
              " is not a float Hugging Face checkpoint; quantize the original model");
-  const io::ModelConfig& model_config = lm->config();
+  // A copy: the model is reopened when a processor transforms its non-layer tensors.
+  const io::ModelConfig model_config = lm->config();
   const auto checkpoint = io::SafetensorsCheckpoint::open(options.model_path);
 
   exporter::QuantizedSaveOptions save;
@@ -428,7 +468,20 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
     return checkpoint.tensor(name).scalar_type();
   };
   run.warnings = &warnings;
+  algo::GlobalTensors globals(
+      [&checkpoint](const std::string& name) { return read_global(checkpoint, name); },
+      run.stored_dtype, model_config.tie_word_embeddings);
+  run.globals = &globals;
 
+  {
+    PhaseTimer timer(summary.phases.parameters_s);
+    pre_run_processors(config, processors, run);
+  }
+  if (!globals.changed().empty()) {
+    // The layers are calibrated on what is saved: the runtime reads the changed tensors.
+    PhaseTimer timer(open_s);
+    lm = transformed_model(options.model_path, runtime, globals);
+  }
   Samples samples;
   if (!data_free) {
     PhaseTimer timer(summary.phases.calibration_s);
@@ -441,8 +494,6 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
   }
   summary.phases.load_s += open_s;
 
-  for (auto& processor : processors)
-    processor->pre_run(run);
   std::optional<CalibrationHeapScope> calibration_heap;
   if (samples.size() > 0) calibration_heap.emplace();
   const int64_t layers = model_config.num_hidden_layers;
@@ -496,7 +547,9 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
     processor->post_run(run);
   {
     PhaseTimer timer(summary.phases.save_s);
-    write_non_layer_tensors(checkpoint, model_config, *output);
+    write_non_layer_tensors(checkpoint, model_config, *output,
+                            {globals.changed(), globals.untied()});
+    if (globals.global_rotation().defined()) output->add_global_rotation(globals.global_rotation());
     summary.files = output->finish();
   }
   summary.warnings = std::move(warnings);

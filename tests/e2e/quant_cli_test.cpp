@@ -362,8 +362,8 @@ TEST(QuantCli, RefusesBadInputNamingIt) {
       {"no processors", head + "  process: []\n", "", "names no processors"},
       {"unknown processor", head + "  process: [{type: smooth_quantt}]\n", "",
        "unknown processor 'smooth_quantt'; processors Slim has: linear_quant, group, smooth_quant"},
-      {"not implemented", head + "  process: [{type: quarot}]\n", "",
-       "'quarot' (msModelSlim) is not implemented in Slim yet"},
+      {"not implemented", head + "  process: [{type: adapt_rotation}]\n", "",
+       "'adapt_rotation' (msModelSlim) is not implemented in Slim yet"},
       {"unknown key",
        head + "  process:\n    - type: linear_quant\n      qconfig: {weight: {}}\n"
               "      inclde: ['*']\n",

@@ -4,7 +4,8 @@
 // A runner (slim/pipeline/quantize.h) drives every processor over the decoder layers, one layer
 // at a time and in config order:
 //
-//   pre_run(run)                      once, before the first layer
+//   pre_run(run)                      once, before the first layer and before the calibration
+//                                     samples are embedded (run.globals may be changed here)
 //   for each layer:
 //     for each processor p:
 //       p.preprocess(unit)            install hooks, transform weights
@@ -39,6 +40,46 @@
 
 namespace slim::algo {
 
+// The tensors outside the decoder layers: the token embedding, the final norm and the lm_head
+// (Hugging Face names, model::global_tensor_names()). A processor that changes the basis of the
+// whole residual stream (quarot) transforms them in pre_run; the runner then embeds the
+// calibration samples with the changed embedding and writes the changed tensors, so every layer
+// is calibrated on the model that is saved. Values are fp32; set() rounds them to the stored
+// dtype at once, as they will be saved.
+class GlobalTensors {
+ public:
+  // `read(name)`: the checkpoint tensor; `stored_dtype(name)`: its dtype. `tied`: the lm_head is
+  // the embedding (config.json tie_word_embeddings).
+  GlobalTensors(std::function<at::Tensor(const std::string&)> read,
+                std::function<at::ScalarType(const std::string&)> stored_dtype, bool tied);
+
+  // The tensor as it is now (fp32): the checkpoint's, or what a processor set. For a tied model
+  // the lm_head is the embedding until a processor sets it apart.
+  at::Tensor get(const std::string& name) const;
+  // Replaces it (same shape; finite). Setting the lm_head of a tied model unties it: the output
+  // then holds its own lm_head and says tie_word_embeddings false.
+  void set(const std::string& name, const at::Tensor& value);
+  // What processors changed, by name, in the stored dtype (the lm_head of a tied model included
+  // once untied).
+  const std::map<std::string, at::Tensor>& changed() const { return changed_; }
+  bool tied() const { return tied_; }
+  bool untied() const { return untied_; }
+
+  // QuaRot's global rotation (fp32 [n, n]) for the output's optional/quarot.safetensors
+  // (`export_extra_info`); undefined when none.
+  void set_global_rotation(const at::Tensor& rotation) { global_rotation_ = rotation; }
+  const at::Tensor& global_rotation() const { return global_rotation_; }
+
+ private:
+  std::string stored_name(const std::string& name) const;
+  std::function<at::Tensor(const std::string&)> read_;
+  std::function<at::ScalarType(const std::string&)> stored_dtype_;
+  bool tied_ = false;
+  bool untied_ = false;
+  std::map<std::string, at::Tensor> changed_;
+  at::Tensor global_rotation_;
+};
+
 // What a run shares with its processors.
 struct RunContext {
   const io::ModelConfig* config = nullptr;
@@ -53,6 +94,9 @@ struct RunContext {
   // experts); also logged when added.
   std::vector<std::string>* warnings = nullptr;
   void warn(const std::string& message) const;
+  // The embedding, final norm and lm_head, for processors that transform them in pre_run; null
+  // where a caller runs single layers (tests).
+  GlobalTensors* globals = nullptr;
 };
 
 // One decoder layer being processed.

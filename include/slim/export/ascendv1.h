@@ -90,6 +90,11 @@ class AscendV1Saver : public QuantizedModelSaver {
 
   // Writes the shards and index, quant_model_description.json, the copied model files and the
   // extra files, then moves the directory into place. Returns the file names written (sorted).
+  // config.json gets tie_word_embeddings false.
+  void untie_word_embeddings() override;
+  // optional/quarot.safetensors and the description's "optional" entry
+  // {"quarot": {"rotation_map": {"global_rotation": "optional/quarot.safetensors"}}} (§7.3).
+  void add_global_rotation(const at::Tensor& rotation) override;
   std::vector<std::string> finish() override;
   bool writes_tied_weights_twice() const override;
 

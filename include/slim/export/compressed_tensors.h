@@ -86,6 +86,10 @@ class CompressedTensorsSaver : public QuantizedModelSaver {
                  const std::string& tag) override;
   // Writes the shards (model.safetensors or model-0000i-of-0000N.safetensors + index), config.json
   // with quantization_config, the copied and extra files; returns the file names (sorted).
+  // config.json gets tie_word_embeddings false.
+  void untie_word_embeddings() override;
+  // optional/quarot.safetensors as in Ascend V1 (vLLM does not read it: the rotation is fused).
+  void add_global_rotation(const at::Tensor& rotation) override;
   std::vector<std::string> finish() override;
   bool writes_tied_weights_twice() const override;
   // The quantization_config that finish() writes (for inspection and tests).

@@ -42,6 +42,14 @@ class QuantizedModelSaver {
   // hold it throws naming the tensor and why.
   virtual void add_extra(const std::string& name, const at::Tensor& tensor,
                          const std::string& tag) = 0;
+  // The model's lm_head is no longer its embedding (a rotation transformed them differently):
+  // the output's config.json says tie_word_embeddings false, and the pipeline writes the lm_head
+  // as a linear of its own.
+  virtual void untie_word_embeddings() = 0;
+  // QuaRot's global rotation (fp32 [n, n], `export_extra_info`): written as
+  // optional/quarot.safetensors, key `global_rotation` (spec §7.1), for tools that need the basis
+  // the weights are in; the weights themselves need no runtime rotation.
+  virtual void add_global_rotation(const at::Tensor& rotation) = 0;
   // Writes everything still pending and moves the output into place; returns the file names.
   virtual std::vector<std::string> finish() = 0;
   // Tied weights (an lm_head sharing the embedding) are written under both names (msModelSlim's

@@ -70,6 +70,13 @@ std::unique_ptr<WeightSource> open_hf_weight_source(const std::string& path);
 std::unique_ptr<WeightSource> memory_weight_source(io::ModelConfig config,
                                                    std::map<std::string, at::Tensor> tensors);
 
+// `base` with the float tensors of `replaced` (by checkpoint name) in place of its own, read with
+// `config` (a transform may untie the embedding): how a pipeline runs a model some processor
+// transformed outside its decoder layers.
+std::unique_ptr<WeightSource> overlay_weight_source(std::unique_ptr<WeightSource> base,
+                                                    io::ModelConfig config,
+                                                    std::map<std::string, at::Tensor> replaced);
+
 // Opens `path` as whichever source it is: a directory with quant_model_description*.json or
 // quant_model_weight*.safetensors (Ascend V1), a directory whose config.json has
 // quantization_config.quant_method "compressed-tensors", a plain Hugging Face directory (or a
