@@ -54,7 +54,7 @@ for target in "models/sotu-llama-13m 32" "$big 4"; do
   read -r base_s _ layers < <(quant "$model" "$WORK/dynamic.yaml" "$samples")
   for p in "{type: smooth_quant}" "{type: iter_smooth}" "{type: flex_smooth_quant}" \
            "{type: awq, weight_qconfig: {dtype: int8, scope: per_channel, symmetric: true}}" \
-           "{type: kv_smooth}"; do
+           "{type: kv_smooth}" "{type: quarot}"; do
     yaml "$WORK/p.yaml" "$dynamic" "$p"
     read -r total_s own_s _ < <(quant "$model" "$WORK/p.yaml" "$samples")
     name=$(sed 's/{type: \([a-z_]*\).*/\1/' <<<"$p")

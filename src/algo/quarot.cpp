@@ -107,10 +107,11 @@ class Quarot : public Processor {
     GlobalTensors& globals = *run.globals;
     // The lm_head first: a tied one is the embedding as the checkpoint stores it.
     const at::Tensor gamma = globals.get(names.final_norm);
-    const at::Tensor head = globals.get(names.lm_head);
-    globals.set(names.lm_head, residual_.right(head * gamma));
+    globals.transform_rows(names.lm_head,
+                           [&](const at::Tensor& rows) { return residual_.right(rows * gamma); });
     globals.set(names.final_norm, at::ones_like(gamma));
-    globals.set(names.embedding, residual_.right(globals.get(names.embedding)));
+    globals.transform_rows(names.embedding,
+                           [&](const at::Tensor& rows) { return residual_.right(rows); });
     if (export_extra_info_) globals.set_global_rotation(residual_.matrix());
   }
 

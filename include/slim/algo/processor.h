@@ -59,6 +59,11 @@ class GlobalTensors {
   // Replaces it (same shape; finite). Setting the lm_head of a tied model unties it: the output
   // then holds its own lm_head and says tie_word_embeddings false.
   void set(const std::string& name, const at::Tensor& value);
+  // Replaces a 2-D tensor (embedding, lm_head) by `rows` applied to blocks of its rows (fp32
+  // [r, cols] -> [r, cols]), as set() does, holding one block in fp32 at a time: the temporaries
+  // stay bounded whatever the vocabulary.
+  void transform_rows(const std::string& name,
+                      const std::function<at::Tensor(const at::Tensor&)>& rows);
   // What processors changed, by name, in the stored dtype (the lm_head of a tied model included
   // once untied).
   const std::map<std::string, at::Tensor>& changed() const { return changed_; }
@@ -72,6 +77,9 @@ class GlobalTensors {
 
  private:
   std::string stored_name(const std::string& name) const;
+  // The tensor as it is now, in its stored dtype (CPU).
+  at::Tensor current(const std::string& name) const;
+  void store(const std::string& name, at::Tensor value);
   std::function<at::Tensor(const std::string&)> read_;
   std::function<at::ScalarType(const std::string&)> stored_dtype_;
   bool tied_ = false;
