@@ -17,8 +17,9 @@ namespace {
 
 class IterSmooth : public smoothing::SmoothingProcessor {
  public:
-  IterSmooth(std::string path, smoothing::Selection selection, double alpha, double scale_min)
-      : SmoothingProcessor(std::move(path), std::move(selection)),
+  IterSmooth(std::string path, smoothing::Selection selection, double alpha, double scale_min,
+             bool symmetric)
+      : SmoothingProcessor(std::move(path), std::move(selection), 0, symmetric),
         alpha_(alpha),
         scale_min_(scale_min) {}
   std::string type() const override { return "iter_smooth"; }
@@ -26,7 +27,8 @@ class IterSmooth : public smoothing::SmoothingProcessor {
  protected:
   at::Tensor compute(const RunContext& run, const smoothing::Subgraph& subgraph,
                      const smoothing::ChannelStatistics& stats) override {
-    return smoothing::balanced_scales(*run.config, subgraph, stats, alpha_, scale_min_);
+    return smoothing::balanced_scales(*run.config, subgraph, stats, alpha_, scale_min_,
+                                      centered(subgraph));
   }
 
  private:
@@ -44,10 +46,9 @@ std::unique_ptr<Processor> make_iter_smooth(const pipeline::ProcessorConfig& con
   const double scale_min = yaml_double(config.node, "scale_min", config.path, 1e-5);
   SLIM_CHECK(scale_min > 0, yaml_path(config.path, "scale_min"), ": must be > 0, found ", scale_min,
              yaml_line(config.node["scale_min"]));
-  smoothing::require_symmetric(config);
   return std::make_unique<IterSmooth>(
       config.path, smoothing::parse_selection(config, smoothing::kEverySubgraphType), alpha,
-      scale_min);
+      scale_min, smoothing::parse_symmetric(config));
 }
 
 }  // namespace slim::algo

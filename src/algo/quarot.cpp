@@ -162,6 +162,9 @@ class Quarot : public Processor {
     for (const auto& candidate : layer.norms())
       if (candidate.name == subgraph.source) norm = &candidate;
     SLIM_INTERNAL_ASSERT(norm != nullptr, "no norm ", subgraph.source, " in layer ", layer.index);
+    SLIM_CHECK(!norm->bias, "quarot: norm ", norm->name,
+               " has a bias (asymmetric smoothing); a shifted norm does not commute with the "
+               "rotation: run quarot first");
     const at::Tensor gamma = norm->weight;
     for (const auto& target : subgraph.targets) {
       model::Linear* linear = layer.linear_named(target);

@@ -15,14 +15,15 @@ namespace {
 
 class SmoothQuant : public smoothing::SmoothingProcessor {
  public:
-  SmoothQuant(std::string path, smoothing::Selection selection, double alpha)
-      : SmoothingProcessor(std::move(path), std::move(selection)), alpha_(alpha) {}
+  SmoothQuant(std::string path, smoothing::Selection selection, double alpha, bool symmetric)
+      : SmoothingProcessor(std::move(path), std::move(selection), 0, symmetric), alpha_(alpha) {}
   std::string type() const override { return "smooth_quant"; }
 
  protected:
   at::Tensor compute(const RunContext& run, const smoothing::Subgraph& subgraph,
                      const smoothing::ChannelStatistics& stats) override {
-    return smoothing::balanced_scales(*run.config, subgraph, stats, alpha_, 1e-5);
+    return smoothing::balanced_scales(*run.config, subgraph, stats, alpha_, 1e-5,
+                                      centered(subgraph));
   }
 
  private:
@@ -34,11 +35,10 @@ class SmoothQuant : public smoothing::SmoothingProcessor {
 std::unique_ptr<Processor> make_smooth_quant(const pipeline::ProcessorConfig& config) {
   check_keys(config.node, config.path, {"type", "alpha", "symmetric", "include", "exclude"});
   const double alpha = smoothing::unit_interval(config, "alpha", 0.5);
-  smoothing::require_symmetric(config);
   return std::make_unique<SmoothQuant>(
       config.path,
       smoothing::parse_selection(config, {model::SubgraphType::NormLinear}, /*types_key=*/false),
-      alpha);
+      alpha, smoothing::parse_symmetric(config));
 }
 
 }  // namespace slim::algo

@@ -92,12 +92,8 @@ int64_t search_tokens(const pipeline::ProcessorConfig& config) {
   return tokens;
 }
 
-void require_symmetric(const pipeline::ProcessorConfig& config) {
-  SLIM_CHECK(yaml_bool(config.node, "symmetric", config.path, true),
-             yaml_path(config.path, "symmetric"), ": asymmetric ", config.type,
-             " (a channel shift into a norm bias) is not implemented in Slim yet; use "
-             "symmetric: true",
-             yaml_line(config.node["symmetric"]));
+bool parse_symmetric(const pipeline::ProcessorConfig& config) {
+  return yaml_bool(config.node, "symmetric", config.path, true);
 }
 
 Selection parse_selection(const pipeline::ProcessorConfig& config,
@@ -274,8 +270,10 @@ at::Tensor subgraph_scales(const io::ModelConfig& config, const Subgraph& subgra
 }
 
 at::Tensor balanced_scales(const io::ModelConfig& config, const Subgraph& subgraph,
-                           const ChannelStatistics& stats, double alpha, double scale_min) {
-  return subgraph_scales(config, subgraph, stats.absmax(), weight_absmax(subgraph),
+                           const ChannelStatistics& stats, double alpha, double scale_min,
+                           bool centered) {
+  const at::Tensor activation = centered ? (stats.max() - stats.min()) / 2 : stats.absmax();
+  return subgraph_scales(config, subgraph, activation, weight_absmax(subgraph),
                          family_grouping(subgraph),
                          [alpha, scale_min](const at::Tensor& a, const at::Tensor& w) {
                            return (a.pow(alpha) / w.pow(1 - alpha)).clamp_min(scale_min);
@@ -315,6 +313,27 @@ at::Tensor reconstruction_errors(const at::Tensor& x, const at::Tensor& weight,
   });
 }
 
+at::Tensor channel_shift(const ChannelStatistics& stats) {
+  return (stats.max() + stats.min()) / 2;
+}
+
+void apply_shift(model::DecoderLayer& layer, const Subgraph& subgraph, const at::Tensor& shift) {
+  SLIM_INTERNAL_ASSERT(subgraph.type == SubgraphType::NormLinear, "shift of a ",
+                       model::subgraph_type_name(subgraph.type), " subgraph");
+  for (model::Linear* target : subgraph.targets) {
+    SLIM_CHECK(target->has_float_weight(), "linear ", target->name(),
+               " is already quantized; smoothing transforms float weights (run it before "
+               "linear_quant)");
+    const at::Tensor moved = at::mv(target->weight(), shift.to(target->weight().options()));
+    target->set_bias(target->bias() ? *target->bias() + moved.to(target->bias()->options())
+                                    : moved);
+  }
+  const at::Tensor& weight = layer.norm(subgraph.norm_role);
+  const auto& bias = layer.norm_bias(subgraph.norm_role);
+  const at::Tensor moved = shift.to(weight.options());
+  layer.set_norm_bias(subgraph.norm_role, bias ? *bias - moved.to(bias->options()) : -moved);
+}
+
 void apply_scales(const io::ModelConfig& config, model::DecoderLayer& layer,
                   const Subgraph& subgraph, const at::Tensor& scales) {
   for (model::Linear* target : subgraph.targets) {
@@ -326,6 +345,9 @@ void apply_scales(const io::ModelConfig& config, model::DecoderLayer& layer,
   if (subgraph.type == SubgraphType::NormLinear) {
     const at::Tensor& norm = layer.norm(subgraph.norm_role);
     layer.set_norm(subgraph.norm_role, norm / scales.to(norm.options()));
+    // A norm bias (asymmetric smoothing's) is part of the output the scales divide.
+    if (const auto& bias = layer.norm_bias(subgraph.norm_role))
+      layer.set_norm_bias(subgraph.norm_role, *bias / scales.to(bias->options()));
     return;
   }
   at::Tensor source_scales = scales;
@@ -402,7 +424,8 @@ void SmoothingProcessor::postprocess(const RunContext& run, LayerUnit& unit) {
     unit.layer->remove_hook(handle);
   for (const auto& observed : ranges_)
     unit.layer->remove_hook(observed.handle);
-  std::map<std::string, at::Tensor> applied;  // target -> the scales its inputs were divided by
+  // target -> the shift subtracted from its inputs, and the scales they were then divided by
+  std::map<std::string, std::pair<at::Tensor, at::Tensor>> applied;
   for (size_t i = 0; i < subgraphs_.size(); ++i) {
     const Subgraph& subgraph = subgraphs_[i];
     const ChannelStatistics& stats = *observed_[i].second;
@@ -420,10 +443,18 @@ void SmoothingProcessor::postprocess(const RunContext& run, LayerUnit& unit) {
                model::subgraph_type_name(subgraph.type), " from ", subgraph.source,
                ": non-finite or non-positive smoothing scales (the "
                "calibration activations overflow)");
+    at::Tensor shift = at::zeros_like(scales, at::kFloat);
+    if (centered(subgraph)) {
+      shift = channel_shift(stats);
+      apply_shift(*unit.layer, subgraph, shift);
+    }
     apply_scales(*run.config, *unit.layer, subgraph, scales);
     for (const model::Linear* target : subgraph.targets) {
-      auto [it, inserted] = applied.emplace(target->name(), scales.to(at::kFloat));
-      if (!inserted) it->second = it->second * scales.to(at::kFloat);
+      // A target of two subgraphs is scaled twice; only norm-linear targets are shifted, and
+      // those are no other subgraph's targets.
+      auto [it, inserted] =
+          applied.emplace(target->name(), std::pair{shift, scales.to(at::kFloat)});
+      if (!inserted) it->second.second = it->second.second * scales.to(at::kFloat);
     }
   }
   // The transform is exact: each input the layer computes now is the observed one divided by the
@@ -433,8 +464,9 @@ void SmoothingProcessor::postprocess(const RunContext& run, LayerUnit& unit) {
     if (!range.min.defined()) continue;  // an expert no token reached
     quant::MinMax now = range;
     if (auto it = applied.find(observed.linear); it != applied.end()) {
-      now.min = range.min / it->second;
-      now.max = range.max / it->second;
+      const auto& [shift, scales] = it->second;
+      now.min = (range.min - shift) / scales;
+      now.max = (range.max - shift) / scales;
     }
     unit.input_ranges[observed.linear] = now;
   }

@@ -45,8 +45,9 @@ extern const std::vector<model::SubgraphType> kEverySubgraphType;
 // range: a number in [0, 1] (`alpha`, absent: `fallback`), and `search_tokens` (> 0, 1024).
 double unit_interval(const pipeline::ProcessorConfig& config, const char* key, double fallback);
 int64_t search_tokens(const pipeline::ProcessorConfig& config);
-// `symmetric: false` (a channel shift folded into a norm bias) is refused until it lands.
-void require_symmetric(const pipeline::ProcessorConfig& config);
+// `symmetric` (true by default): false asks for asymmetric smoothing of the norm-linear
+// subgraphs (a channel shift folded into the norm's bias and the targets' biases).
+bool parse_symmetric(const pipeline::ProcessorConfig& config);
 
 // Reads `enable_subgraph_type` (a list of msModelSlim's spellings; `allowed` lists the kinds the
 // algorithm handles, all of them by default), `include` and `exclude` of a processor config.
@@ -126,9 +127,20 @@ at::Tensor reconstruction_errors(const at::Tensor& x, const at::Tensor& weight,
                                  const at::Tensor& scales);
 
 // SmoothQuant's balance, shared by smooth_quant and iter_smooth:
-//   s = clamp(max|X|^α / w^(1−α), min scale_min), grouped for ov as the family says.
+//   s = clamp(max|X|^α / w^(1−α), min scale_min), grouped for ov as the family says;
+// `centered` (asymmetric smoothing) takes max|X − shift| = (max − min)/2 for max|X|.
 at::Tensor balanced_scales(const io::ModelConfig& config, const Subgraph& subgraph,
-                           const ChannelStatistics& stats, double alpha, double scale_min);
+                           const ChannelStatistics& stats, double alpha, double scale_min,
+                           bool centered = false);
+
+// The shift of asymmetric smoothing, per channel: the middle of the observed range,
+// (max + min)/2.
+at::Tensor channel_shift(const ChannelStatistics& stats);
+// Asymmetric smoothing of a norm-linear subgraph (Outlier Suppression+): the norm's outputs are
+// shifted by −shift, exactly: the norm's bias −= shift (a bias is added when it has none), each
+// target's bias += W·shift (its weight before scaling). apply_scales then divides the norm's
+// weight and bias by s once.
+void apply_shift(model::DecoderLayer& layer, const Subgraph& subgraph, const at::Tensor& shift);
 
 // The equivalent transform: every target's input column c multiplied by scales[c], the source
 // (norm weight, or the source linear's output rows and bias) divided by the matching scale.
@@ -139,8 +151,14 @@ void apply_scales(const io::ModelConfig& config, model::DecoderLayer& layer,
 // forward, then transforms the subgraphs in processing order with the scales `compute` gives.
 class SmoothingProcessor : public Processor {
  public:
-  SmoothingProcessor(std::string path, Selection selection, int64_t keep_rows = 0)
-      : path_(std::move(path)), selection_(std::move(selection)), keep_rows_(keep_rows) {}
+  // `symmetric` false: the norm-linear subgraphs are smoothed asymmetrically (apply_shift first;
+  // compute() should then balance the centered statistics, see centered()).
+  SmoothingProcessor(std::string path, Selection selection, int64_t keep_rows = 0,
+                     bool symmetric = true)
+      : path_(std::move(path)),
+        selection_(std::move(selection)),
+        keep_rows_(keep_rows),
+        symmetric_(symmetric) {}
 
   bool is_data_free() const override { return false; }
   std::vector<quant::DeployedForm> forms() const override { return {}; }
@@ -154,11 +172,16 @@ class SmoothingProcessor : public Processor {
   virtual at::Tensor compute(const RunContext& run, const Subgraph& subgraph,
                              const ChannelStatistics& stats) = 0;
   const std::string& path() const { return path_; }
+  // Whether the subgraph is shifted before it is scaled (asymmetric, norm-linear).
+  bool centered(const Subgraph& subgraph) const {
+    return !symmetric_ && subgraph.type == model::SubgraphType::NormLinear;
+  }
 
  private:
   std::string path_;
   Selection selection_;
   int64_t keep_rows_;
+  bool symmetric_;
   std::vector<Subgraph> subgraphs_;
   std::vector<std::pair<model::HookHandle, std::shared_ptr<ChannelStatistics>>> observed_;
   // Every float linear's input range in the same forward, handed on (LayerUnit::input_ranges).

@@ -351,6 +351,10 @@ void AscendV1Saver::add_description(const std::string& key, const std::string& v
   state_->description[key] = value;
 }
 
+void AscendV1Saver::add_norm_bias(const std::string& name, const at::Tensor& tensor) {
+  add_float(name, tensor);
+}
+
 void AscendV1Saver::untie_word_embeddings() {
   state_->check_open("untie_word_embeddings");
   state_->untied = true;

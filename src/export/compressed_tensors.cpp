@@ -396,6 +396,12 @@ json CompressedTensorsSaver::quantization_config() const {
   return state_->config();
 }
 
+void CompressedTensorsSaver::add_norm_bias(const std::string& name, const at::Tensor& tensor) {
+  SLIM_FAIL("compressed-tensors saver: norm bias ", quote(name),
+            " (asymmetric smoothing, symmetric: false): vLLM's RMSNorm has no bias, so the "
+            "output would not load; smooth symmetrically or save in the Ascend V1 format");
+}
+
 void CompressedTensorsSaver::untie_word_embeddings() {
   state_->check_open("untie_word_embeddings");
   state_->untied = true;

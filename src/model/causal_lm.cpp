@@ -88,6 +88,11 @@ DecoderLayer CausalLM::load_layer(int64_t index, bool keep_stored_dtype) const {
       norms.push_back(
           {role, module.name, materialize(module.weight_name(), module.shape, keep_stored_dtype)});
       read.push_back(module.weight_name());
+      // A norm bias an asymmetric smoothing wrote (the checkpoint layout has none).
+      if (source_->float_shape(module.bias_name())) {
+        norms.back().bias = materialize(module.bias_name(), module.shape, keep_stored_dtype);
+        read.push_back(module.bias_name());
+      }
       continue;
     }
     if (auto record = source_->deployed_linear(module.name)) {
@@ -103,7 +108,8 @@ DecoderLayer CausalLM::load_layer(int64_t index, bool keep_stored_dtype) const {
       continue;
     }
     std::optional<at::Tensor> bias;
-    if (module.has_bias) {
+    // The family's bias, or one a transform added (asymmetric smoothing folds a shift into it).
+    if (module.has_bias || source_->float_shape(module.bias_name())) {
       bias = materialize(module.bias_name(), {module.shape[0]}, keep_stored_dtype);
       read.push_back(module.bias_name());
     }

@@ -92,10 +92,29 @@ void DecoderLayer::set_norm(const std::string& role, at::Tensor weight) {
   SLIM_FAIL("decoder layer ", index, " has no norm of role ", quote(role));
 }
 
+const std::optional<at::Tensor>& DecoderLayer::norm_bias(const std::string& role) const {
+  for (const LayerNorm& norm : norms_)
+    if (norm.role == role) return norm.bias;
+  SLIM_FAIL("decoder layer ", index, " has no norm of role ", quote(role));
+}
+
+void DecoderLayer::set_norm_bias(const std::string& role, at::Tensor bias) {
+  for (LayerNorm& norm : norms_) {
+    if (norm.role != role) continue;
+    SLIM_CHECK(bias.sizes() == norm.weight.sizes(), norm.name, ": bias shape ", bias.sizes(),
+               " differs from the weight's ", norm.weight.sizes());
+    norm.bias = std::move(bias);
+    return;
+  }
+  SLIM_FAIL("decoder layer ", index, " has no norm of role ", quote(role));
+}
+
 std::vector<std::pair<std::string, at::Tensor>> DecoderLayer::tensors() const {
   std::vector<std::pair<std::string, at::Tensor>> result;
-  for (const LayerNorm& norm : norms_)
+  for (const LayerNorm& norm : norms_) {
     result.emplace_back(norm.name + ".weight", norm.weight);
+    if (norm.bias) result.emplace_back(norm.name + ".bias", *norm.bias);
+  }
   for (const Linear& linear : linears_) {
     if (linear.has_stored_computation()) continue;  // its record holds weight and bias
     result.emplace_back(linear.name() + ".weight", linear.weight());
@@ -244,12 +263,24 @@ Routing route_tokens(const io::ModelConfig& config, DecoderLayer& layer, const a
   return Routing{experts, weights.to(tokens.scalar_type())};
 }
 
+namespace {
+
+// The layer's norm of `role` on x, with its bias when it has one.
+at::Tensor layer_norm(const io::ModelConfig& config, const DecoderLayer& layer, const char* role,
+                      const at::Tensor& x) {
+  at::Tensor normed = rms_norm(x, layer.norm(role), config.rms_norm_eps);
+  if (const auto& bias = layer.norm_bias(role)) normed = normed + bias->to(normed.scalar_type());
+  return normed;
+}
+
+}  // namespace
+
 at::Tensor decoder_layer_forward(const io::ModelConfig& config, DecoderLayer& layer,
                                  const at::Tensor& hidden, ForwardContext& context) {
-  const at::Tensor attended = attention(
-      config, layer, rms_norm(hidden, layer.norm(roles::kAttnNorm), config.rms_norm_eps), context);
+  const at::Tensor attended =
+      attention(config, layer, layer_norm(config, layer, roles::kAttnNorm, hidden), context);
   const at::Tensor residual = hidden + attended;
-  const at::Tensor normed = rms_norm(residual, layer.norm(roles::kFfnNorm), config.rms_norm_eps);
+  const at::Tensor normed = layer_norm(config, layer, roles::kFfnNorm, residual);
   const at::Tensor mlp = layer.is_moe()
                              ? mixture_of_experts(config, layer, normed)
                              : swiglu(layer.linear(roles::kGate), layer.linear(roles::kUp),

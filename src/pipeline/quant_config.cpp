@@ -278,6 +278,9 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
                                         : "iter_smooth";
     SLIM_CHECK(method != "m5", "anti_cfg.anti_method: m5 (CBQ) is not implemented in Slim");
     YAML::Node suppression = processor_node(type);
+    // Outlier Suppression+: a channel shift and a scale; Slim's stand-in balances the scales as
+    // iter_smooth does instead of OS+'s grid search for the clipping threshold.
+    if (method == "m2") suppression["symmetric"] = false;
     if (method == "m3") {
       // AWQ searches its scales for the weights calib_cfg quantizes.
       YAML::Node searched = YAML::Clone(weight);

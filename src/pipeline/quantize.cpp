@@ -15,6 +15,7 @@
 #include "slim/core/files.h"
 #include "slim/core/heap.h"
 #include "slim/core/progress.h"
+#include "slim/core/text.h"
 #include "slim/export/quantized_saver.h"
 #include "slim/io/dataset.h"
 #include "slim/io/safetensors.h"
@@ -293,8 +294,19 @@ Samples tokenize_samples(const QuantizeOptions& options, const QuantConfig& conf
   return samples;
 }
 
+// The dtype a tensor of the output is stored in: the checkpoint's; a bias a transform added
+// (asymmetric smoothing) takes its weight's.
+at::ScalarType stored_dtype(const io::SafetensorsCheckpoint& checkpoint, const std::string& name) {
+  if (!checkpoint.contains(name) && ends_with(name, ".bias")) {
+    const std::string weight = name.substr(0, name.size() - 5) + ".weight";
+    if (checkpoint.contains(weight)) return checkpoint.tensor(weight).scalar_type();
+  }
+  SLIM_CHECK(checkpoint.contains(name), "checkpoint: missing tensor ", name);
+  return checkpoint.tensor(name).scalar_type();
+}
+
 // Writes layer k in checkpoint-layout order: deployed records, float linears (excluded, routers),
-// norms, each float tensor in its stored dtype.
+// norms (and a bias a transform gave one), each float tensor in its stored dtype.
 void save_layer(const model::CausalLM& lm, const io::SafetensorsCheckpoint& checkpoint, int64_t k,
                 model::DecoderLayer& layer, std::map<std::string, quant::DeployedLinear>& deployed,
                 exporter::QuantizedModelSaver& output, QuantizeSummary& summary) {
@@ -304,12 +316,15 @@ void save_layer(const model::CausalLM& lm, const io::SafetensorsCheckpoint& chec
   auto stored = [&](const std::string& name) {
     auto it = floats.find(name);
     SLIM_INTERNAL_ASSERT(it != floats.end(), "layer tensor ", name, " missing");
-    return it->second.to(at::kCPU).to(checkpoint.tensor(name).scalar_type()).contiguous();
+    return it->second.to(at::kCPU).to(stored_dtype(checkpoint, name)).contiguous();
   };
   for (const auto& expected : model::expected_layer_tensors(lm.config(), k)) {
     if (expected.role == model::TensorRole::Bias) continue;  // with its linear
     if (expected.role != model::TensorRole::Linear) {
       output.add_float(expected.name, stored(expected.name));
+      const std::string bias = expected.module + ".bias";
+      if (ends_with(expected.name, ".weight") && floats.count(bias))
+        output.add_norm_bias(bias, stored(bias));
       continue;
     }
     if (auto it = deployed.find(expected.module); it != deployed.end()) {
@@ -464,8 +479,7 @@ QuantizeSummary quantize_model(const QuantizeOptions& options) {
   run.model_dtype = io::parse_torch_dtype_name(model_config.dtype).value_or(at::kBFloat16);
   run.device = runtime.device;
   run.stored_dtype = [&checkpoint](const std::string& name) {
-    SLIM_CHECK(checkpoint.contains(name), "checkpoint: missing tensor ", name);
-    return checkpoint.tensor(name).scalar_type();
+    return stored_dtype(checkpoint, name);
   };
   run.warnings = &warnings;
   algo::GlobalTensors globals(

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -264,6 +265,8 @@ const char* kProcessors[] = {
     "false}}",
     "{type: kv_smooth}",
     "{type: kv_smooth, smooth_factor: 0.5}",
+    "{type: iter_smooth, symmetric: false}",
+    "{type: smooth_quant, symmetric: false}",
     "{type: flex_awq_ssz, qconfig: {act: {dtype: int8, scope: per_token}, weight: {dtype: int4, "
     "scope: per_channel}}}",
 };
@@ -356,8 +359,11 @@ TEST(Smoothing, EveryTransformKeepsTheFixtureLayers) {
       LayerRun(*lm, layer, inputs, context, run).apply(yaml);
       EXPECT_EQ(layer.linear("attn_q").hook_count(), 0u);
       int changed = 0;
-      for (const auto& [name, tensor] : layer.tensors())
-        changed += !at::allclose(tensor, tensors_before.at(name), 1e-6, 0);
+      for (const auto& [name, tensor] : layer.tensors()) {
+        const auto before_it = tensors_before.find(name);  // asymmetric smoothing adds biases
+        changed +=
+            before_it == tensors_before.end() || !at::allclose(tensor, before_it->second, 1e-6, 0);
+      }
       EXPECT_GT(changed, 0);
       for (size_t i = 0; i < inputs.size(); ++i)
         EXPECT_LT(relative_difference(lm->run_layer(layer, inputs[i], context), before[i]), 1e-4);
@@ -428,6 +434,20 @@ TEST(Smoothing, PlantedOutliersQuantizeAtLeastTwiceBetter) {
     const double plain = error_after({w8a8_static(include)});
     const double smoothed = error_after({smoothing, w8a8_static(include)});
     EXPECT_GE(plain / smoothed, 2.0) << smoothing << ": " << plain << " vs " << smoothed;
+  }
+  // Outlier channels around a large mean (+40, spread 5), what a shift removes: asymmetric
+  // iter_smooth beats the symmetric one there.
+  for (auto& x : inputs) {
+    for (int64_t c : {5, 33, 77, 100})
+      x.select(2, c).copy_(at::randn({1, 64}) * 5 + 40);
+  }
+  {
+    const double plain = error_after({w8a8_static(norm_targets)});
+    const double symmetric = error_after({"{type: iter_smooth}", w8a8_static(norm_targets)});
+    const double shifted =
+        error_after({"{type: iter_smooth, symmetric: false}", w8a8_static(norm_targets)});
+    EXPECT_GE(plain / shifted, 2.0) << plain << " vs " << shifted;
+    EXPECT_LT(shifted, symmetric) << shifted << " vs " << symmetric;
   }
   // AWQ for weight-only int4: the salient (large-activation) channels' weights keep more
   // precision (1.22x lower error measured; AWQ's gain is modest by design, its grid includes
@@ -520,6 +540,49 @@ TEST(Smoothing, KvSmoothNormalizesTheKeyRanges) {
 
 // ------------------------------------------------------------------------- configs
 
+// Asymmetric smoothing's norm biases and new q/k/v biases reach the Ascend V1 output and its
+// runtime: W8A16 after it (the shifts live in the quantized linears' biases) stays close to the
+// float model once read back; the
+// compressed-tensors format, whose engine has no norm bias, refuses it naming the tensor.
+TEST(Smoothing, AsymmetricSmoothingIsSavedAndRunsFromTheOutput) {
+  TempDir dir;
+  const std::string source = write_model(dir, "LlamaForCausalLM");
+  const std::string calib = dir.file("calib.jsonl");
+  {
+    std::ofstream out(calib);
+    out << "{\"inputs_pretokenized\": \"The state of the union is strong.\"}\n";
+  }
+  at::manual_seed(21);
+  const at::Tensor ids = at::randint(0, 256, {1, 40}, at::kLong);
+  const at::Tensor reference = model::CausalLM::open(source)->forward(ids);
+  const std::string process =
+      "    - {type: iter_smooth, symmetric: false}\n"
+      "    - {type: linear_quant, qconfig: {weight: {scope: per_channel, dtype: int8}}}\n";
+  auto run = [&](const std::string& format) {
+    pipeline::QuantizeOptions options;
+    options.model_path = source;
+    options.save_path = dir.file("asym-" + format);
+    options.dataset = calib;
+    options.config =
+        pipeline::parse_quant_config("apiversion: modelslim_v1\nspec:\n  process:\n" + process +
+                                         "  save: [{type: " + format + "}]\n",
+                                     "test.yaml");
+    pipeline::quantize_model(options);
+    return options.save_path;
+  };
+  const std::string saved = run("ascendv1_saver");
+  const auto tensors = io::SafetensorsCheckpoint::open(saved);
+  EXPECT_TRUE(tensors.contains("model.layers.0.input_layernorm.bias"));
+  EXPECT_TRUE(tensors.contains("model.layers.1.post_attention_layernorm.bias"));
+  EXPECT_TRUE(tensors.contains("model.layers.0.self_attn.q_proj.bias"));
+  EXPECT_TRUE(tensors.contains("model.layers.0.mlp.up_proj.bias"));
+  const at::Tensor quantized = model::CausalLM::open(saved)->forward(ids);
+  EXPECT_LT(relative_difference(quantized, reference), 0.05);
+  EXPECT_ERROR_WITH(run("compressed_tensors"),
+                    "norm bias 'model.layers.0.input_layernorm.bias' (asymmetric smoothing");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("asym-compressed_tensors")));
+}
+
 TEST(Smoothing, RefusesBadConfigsNamingTheKey) {
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, alpha: 1.5}"),
                     "spec.process[0].alpha: must be in [0, 1], found 1.5");
@@ -531,7 +594,7 @@ TEST(Smoothing, RefusesBadConfigsNamingTheKey) {
                     "spec.process[0].scale_min: must be > 0");
   EXPECT_ERROR_WITH(processor("{type: flex_smooth_quant, beta: -0.1}"),
                     "spec.process[0].beta: must be in [0, 1]");
-  EXPECT_ERROR_WITH(processor("{type: iter_smooth, symmetric: false}"), "asymmetric iter_smooth");
+  EXPECT_ERROR_WITH(processor("{type: iter_smooth, symmetric: 2}"), "spec.process[0].symmetric");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, include: ['model.{']}"), "model.{");
   EXPECT_ERROR_WITH(processor("{type: iter_smooth, enable_subgraph_type: []}"), "empty");
   EXPECT_ERROR_WITH(processor("{type: awq}"), "spec.process[0].weight_qconfig: required");

@@ -196,9 +196,30 @@ spec:
       exclude: ["*mlp.down_proj"]
   save: [{type: ascendv1_saver, part_file_size: 4}]
 )");
+  // The shape of msModelSlim's quarot practices (online false, the rotation exported), over the
+  // whole-model runner.
+  write(dir.file("quarot-w8a8.yaml"), R"(apiversion: modelslim_v1
+spec:
+  runner: model_wise
+  process:
+    - type: "quarot"
+      online: False
+      block_size: -1
+      max_tp_size: 4
+      down_proj_online_layers: []
+      export_extra_info: True
+    - type: "flex_smooth_quant"
+      enable_subgraph_type: ['norm-linear', 'ov']
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["*"]
+  save: [{type: ascendv1_saver, part_file_size: 4}]
+)");
   const double float_ppl = ppl_of(kFixture, dir);
   const auto original = slim::io::SafetensorsCheckpoint::open(kFixture);
-  for (const std::string name : {"default-w8a8", "iter-static"}) {
+  for (const std::string name : {"default-w8a8", "iter-static", "quarot-w8a8"}) {
     SCOPED_TRACE(name);
     const auto run = run_slim(
         quant(dir.file(name), "--config_path '" + dir.file(name + ".yaml") + "' --calib_samples 2"),
@@ -206,7 +227,8 @@ spec:
     ASSERT_EQ(run.exit_code, 0) << run.err;
     EXPECT_NE((run.out + run.err).find("msModelSlim's built-in set"), std::string::npos);
     const auto json = description(dir.file(name));
-    EXPECT_EQ(json["model_quant_type"], name == "default-w8a8" ? "W8A8_DYNAMIC" : "W8A8");
+    EXPECT_EQ(json["model_quant_type"], name == "iter-static" ? "W8A8" : "W8A8_DYNAMIC");
+    EXPECT_EQ(fs::exists(dir.file(name) + "/optional/quarot.safetensors"), name == "quarot-w8a8");
     const auto saved = slim::io::SafetensorsCheckpoint::open(dir.file(name));
     const std::string norm = "model.layers.2.input_layernorm.weight";
     EXPECT_FALSE(at::equal(saved.tensor(norm), original.tensor(norm)));

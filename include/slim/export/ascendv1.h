@@ -81,6 +81,8 @@ class AscendV1Saver : public QuantizedModelSaver {
                         const std::optional<at::Tensor>& bias) override;
   // A tensor written as-is with tag FLOAT (any parameter outside a linear).
   void add_float(const std::string& name, const at::Tensor& tensor) override;
+  // FLOAT, as msModelSlim writes its RMSNormBias clones' bias.
+  void add_norm_bias(const std::string& name, const at::Tensor& tensor) override;
   // "C8" (KV cache scale/offset: also sets kv_cache_type and kv_quant_type to "C8") or "FAQuant"
   // (FA3 per-head scale/offset: also sets fa_quant_type to "FAKQuant"); other tags are refused.
   void add_extra(const std::string& name, const at::Tensor& tensor,

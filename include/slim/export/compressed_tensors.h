@@ -80,6 +80,9 @@ class CompressedTensorsSaver : public QuantizedModelSaver {
                         const std::optional<at::Tensor>& bias) override;
   // Written as-is; never listed in `ignore` (linears go through add_float_linear).
   void add_float(const std::string& name, const at::Tensor& tensor) override;
+  // Refused: vLLM's RMSNorm has no bias (nor do its Llama-like q/k/v without attention_bias), so
+  // the output of asymmetric smoothing would not load.
+  void add_norm_bias(const std::string& name, const at::Tensor& tensor) override;
   // Refused: msModelSlim's per-channel C8 scales/offsets and FA3 scales have no equivalent in the
   // schema's kv_cache_scheme (per-tensor or per-head scales, no zero-points).
   void add_extra(const std::string& name, const at::Tensor& tensor,

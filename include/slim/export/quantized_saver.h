@@ -37,6 +37,9 @@ class QuantizedModelSaver {
                                 const std::optional<at::Tensor>& bias) = 0;
   // Any other tensor, written as-is (norms, embeddings, ...).
   virtual void add_float(const std::string& name, const at::Tensor& tensor) = 0;
+  // The bias asymmetric smoothing gives a norm (`<norm>.bias`, RMSNorm(x)·γ + β, MindIE's
+  // anti-outlier norm). A format whose engine has no such norm throws naming it.
+  virtual void add_norm_bias(const std::string& name, const at::Tensor& tensor) = 0;
   // A KV-cache or FA3 tensor with its msModelSlim tag ("C8": `<attn>.{k,v}_proj.kv_cache_{scale,
   // offset}`, "FAQuant": `<attn>.fa_{q,k,v}.{scale,offset}`, spec §7.7). A format that cannot
   // hold it throws naming the tensor and why.

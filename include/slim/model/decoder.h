@@ -31,11 +31,13 @@ class AttentionHook {
                          at::Tensor& v) = 0;
 };
 
-// A norm weight of a layer.
+// A norm weight of a layer, and its bias where a transform added one (asymmetric smoothing
+// shifts the channels of a norm's output: RMSNorm(x)·γ + β, MindIE's anti-outlier norm).
 struct LayerNorm {
   std::string role;  // "attn_norm"
   std::string name;  // "model.layers.3.input_layernorm"
   at::Tensor weight;
+  std::optional<at::Tensor> bias;
 };
 
 class DecoderLayer {
@@ -65,6 +67,9 @@ class DecoderLayer {
   bool has_norm(const std::string& role) const;
   // Replaces a norm weight (smoothing folds scales into it). Shape must stay the same.
   void set_norm(const std::string& role, at::Tensor weight);
+  // The bias of the norm of `role` (none for a plain RMSNorm); set_norm_bias adds or replaces it.
+  const std::optional<at::Tensor>& norm_bias(const std::string& role) const;
+  void set_norm_bias(const std::string& role, at::Tensor bias);
   const std::vector<LayerNorm>& norms() const { return norms_; }
 
   // Every float tensor of the layer by checkpoint name, as it is now (after processors changed
