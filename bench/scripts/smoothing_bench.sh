@@ -2,7 +2,8 @@
 # Outlier suppression (issue 14): W8A8 static per tensor without and with each of smooth_quant,
 # iter_smooth and flex_smooth_quant; W8A8 dynamic without and with iter_smooth (msModelSlim's
 # default-w8a8); W4A8 dynamic (int4 per-channel weights) without and with flex_smooth_quant; each
-# also after quarot (the rows *_quarot*).
+# also after quarot (the rows *_quarot*); W8A8 static with histogram activation ranges (*_histogram)
+# and with asymmetric iter_smooth (static_iter_smooth_asym).
 # Every SAVED output evaluated from disk (`slim eval kld` against the float model, held-out SOTU
 # 2001-2021); the time of each run and of its parameter phase (the processors' own work) from
 # debug_info.json.
@@ -25,6 +26,7 @@ eval_text=data/eval/sotu_2001_2021.txt
 mkdir -p "$out"
 
 static='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
+static_histogram='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: histogram}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
 dynamic='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
 w4a8='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int4, scope: per_channel, symmetric: true, method: minmax}}'
 
@@ -33,6 +35,10 @@ source "$(dirname "$0")/v1-yaml.sh"
 config() { v1_yaml "$out/$1.yaml" "${@:2}"; }  # config NAME QCONFIG [SUPPRESSION...]
 config static "$static"
 config static_smooth_quant "$static" "{type: smooth_quant}"
+config static_histogram "$static_histogram"
+config static_iter_smooth_histogram "$static_histogram" "{type: iter_smooth}"
+config static_iter_smooth_asym "$static" "{type: iter_smooth, symmetric: false}"
+config static_quarot_iter_smooth_histogram "$static_histogram" "{type: quarot}" "{type: iter_smooth}"
 config static_iter_smooth "$static" "{type: iter_smooth}"
 config static_flex_smooth "$static" "{type: flex_smooth_quant}"
 config dynamic "$dynamic"
@@ -52,7 +58,7 @@ config dynamic_quarot_flex_smooth "$dynamic" "{type: quarot}" "{type: flex_smoot
 config w4a8_quarot "$w4a8" "{type: quarot}"
 config w4a8_quarot_flex_smooth "$w4a8" "{type: quarot}" "{type: flex_smooth_quant}"
 config w4a8_quarot_awq "$w4a8" "{type: quarot}" "{type: awq, weight_qconfig: {dtype: int4, scope: per_channel, symmetric: true}}"
-rows_default="static static_smooth_quant static_iter_smooth static_iter_smooth_a05 static_flex_smooth static_quarot static_quarot_iter_smooth dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq"
+rows_default="static static_histogram static_smooth_quant static_iter_smooth static_iter_smooth_histogram static_iter_smooth_asym static_iter_smooth_a05 static_flex_smooth static_quarot static_quarot_iter_smooth static_quarot_iter_smooth_histogram dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq"
 
 float_ppl=$("$SLIM" eval ppl --model_path "$model" --dataset "$eval_text" --seq_len "$seq_len" \
   --max_chunks "$chunks" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')

@@ -1,11 +1,13 @@
 // `linear_quant` (spec msmodelslim-v1.md §2.4, §2.6, §3.7): min/max (round-to-nearest)
 // quantization of the selected linears of each decoder layer, with an activation and a weight
 // QConfig. Static activations (W8A8, W8A8_MIX) are observed per tensor during the calibration
-// forward; every other form is data-free. Each selected linear is then deployed (a
+// forward, by their min/max or (`method: histogram`) by the L2-optimal clip range of their
+// histogram; every other form is data-free. Each selected linear is then deployed (a
 // quant::DeployedLinear record) and runs as deployed for the rest of the layer's passes.
 #include <ATen/ATen.h>
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "algo/processors.h"
@@ -14,6 +16,7 @@
 #include "slim/core/yaml_fields.h"
 #include "slim/model/deployed_computation.h"
 #include "slim/quant/deployed_forms.h"
+#include "slim/quant/histogram_observer.h"
 #include "slim/quant/observer.h"
 
 namespace slim::algo {
@@ -22,15 +25,36 @@ namespace {
 
 using Aggregation = quant::ActPerTensorMinMaxObserver::Aggregation;
 
+// How static activation ranges are observed (the act QConfig's method).
+struct ActObservation {
+  bool histogram = false;
+  Aggregation aggregation = Aggregation::Max;  // min/max only
+};
+
 // Observes the (transformed) input of one linear during the calibration forward.
 class InputObserver : public model::LinearHook {
  public:
-  InputObserver(const std::string& name, Aggregation aggregation) : observer(name, aggregation) {}
+  InputObserver(const std::string& name, const ActObservation& how) {
+    if (how.histogram) {
+      histogram_.emplace(name);
+    } else {
+      minmax_.emplace(name, how.aggregation);
+    }
+  }
   void observe(const model::Linear& linear, const at::Tensor& input,
                const at::Tensor& output) override {
-    observer.update(input);
+    if (histogram_) {
+      histogram_->update(input);
+    } else {
+      minmax_->update(input);
+    }
   }
-  quant::ActPerTensorMinMaxObserver observer;
+  int64_t count() const { return histogram_ ? histogram_->count() : minmax_->count(); }
+  quant::MinMax get() const { return histogram_ ? histogram_->get() : minmax_->get(); }
+
+ private:
+  std::optional<quant::ActPerTensorMinMaxObserver> minmax_;
+  std::optional<quant::ActPerTensorHistogramObserver> histogram_;
 };
 
 struct Observed {
@@ -40,11 +64,11 @@ struct Observed {
 
 class LinearQuant : public Processor {
  public:
-  LinearQuant(std::string path, quant::DeployedForm form, Aggregation aggregation,
+  LinearQuant(std::string path, quant::DeployedForm form, ActObservation observation,
               std::vector<std::string> include, std::vector<std::string> exclude)
       : path_(std::move(path)),
         form_(form),
-        aggregation_(aggregation),
+        observation_(observation),
         include_(std::move(include)),
         exclude_(std::move(exclude)) {}
 
@@ -73,7 +97,7 @@ class LinearQuant : public Processor {
                  "checkpoint); linear_quant needs float weights");
       check_groups(*linear);
       if (!static_activations() || !handed_.empty()) continue;
-      auto hook = std::make_shared<InputObserver>(linear->name(), aggregation_);
+      auto hook = std::make_shared<InputObserver>(linear->name(), observation_);
       observed_[linear->name()] = {linear->add_hook(hook), hook};
     }
   }
@@ -140,11 +164,14 @@ class LinearQuant : public Processor {
   // The per-tensor ranges of every selected linear from the per-channel ranges a processor
   // before this one observed in its own forward and carried through its transform
   // (LayerUnit::input_ranges): the same global min and max a forward now would observe, up to
-  // fp32 rounding, without running it. Only for `max` aggregation (a mean of per-sample ranges
-  // cannot be rebuilt), and only when every selected linear has one; otherwise empty.
+  // fp32 rounding, without running it. Only for min/max with `max` aggregation (neither a mean of
+  // per-sample ranges nor a histogram can be rebuilt from them), and only when every selected
+  // linear has one; otherwise empty.
   std::map<std::string, quant::MinMax> handed_ranges(const LayerUnit& unit) const {
     std::map<std::string, quant::MinMax> out;
-    if (!static_activations() || aggregation_ != Aggregation::Max) return out;
+    if (!static_activations() || observation_.histogram ||
+        observation_.aggregation != Aggregation::Max)
+      return out;
     for (const model::Linear* linear : unit.layer->linears()) {
       if (!selected(linear->name())) continue;
       auto it = unit.input_ranges.find(linear->name());
@@ -166,7 +193,7 @@ class LinearQuant : public Processor {
     for (model::Linear* linear : unit.layer->linears()) {
       auto it = observed_.find(linear->name());
       if (it == observed_.end()) continue;
-      const auto& observer = it->second.hook->observer;
+      const InputObserver& observer = *it->second.hook;
       if (observer.count() == 0) {
         unreached.push_back(linear);
         continue;
@@ -228,7 +255,7 @@ class LinearQuant : public Processor {
 
   std::string path_;
   quant::DeployedForm form_;
-  Aggregation aggregation_;
+  ActObservation observation_;
   std::vector<std::string> include_;
   std::vector<std::string> exclude_;
   std::map<std::string, Observed> observed_;
@@ -245,8 +272,16 @@ void check_method(const pipeline::QConfigSpec& spec, const std::string& path, bo
     return;
   }
   if (spec.method == "minmax") return;
+  if (spec.method == "histogram" && act) {
+    SLIM_CHECK(
+        spec.scheme.dtype == quant::QDtype::Int8 && spec.scheme.scope == quant::QScope::PerTensor,
+        path, ".method: histogram observes static int8 per_tensor activations, found ",
+        spec.scheme.to_string());
+    return;
+  }
   SLIM_FAIL(path, ".method: ", quote(spec.method),
-            " is not implemented in Slim yet (linear_quant computes minmax: round to nearest)");
+            " is not implemented in Slim yet (linear_quant computes minmax",
+            act ? " or, for static int8 per_tensor activations, histogram" : "", ")");
 }
 
 }  // namespace
@@ -285,10 +320,15 @@ std::unique_ptr<Processor> make_linear_quant(const pipeline::ProcessorConfig& co
     SLIM_FAIL(qpath, ": activations ", act.scheme.to_string(), " with weights ",
               weight.scheme.to_string(), ": ", error.what());
   }
-  Aggregation aggregation = Aggregation::Max;
+  ActObservation observation;
+  observation.histogram = act.method == "histogram";
   if (act.ext && act.ext.IsMap()) {
-    check_keys(act.ext, yaml_path(yaml_path(qpath, "act"), "ext"), {"aggregation_type"});
-    aggregation = quant::parse_aggregation(
+    // The histogram's bins and search are fixed (msModelSlim exposes no key for them).
+    const std::vector<std::string> keys = observation.histogram
+                                              ? std::vector<std::string>{}
+                                              : std::vector<std::string>{"aggregation_type"};
+    check_keys(act.ext, yaml_path(yaml_path(qpath, "act"), "ext"), keys);
+    observation.aggregation = quant::parse_aggregation(
         yaml_string(act.ext, "aggregation_type", yaml_path(qpath, "act.ext"), "max"));
   }
   std::vector<std::string> include = yaml_string_list(config.node, "include", path, {"*"});
@@ -297,7 +337,7 @@ std::unique_ptr<Processor> make_linear_quant(const pipeline::ProcessorConfig& co
     for (const auto& pattern : *patterns)
       expand_braces(pattern);  // syntax errors now, not at the first layer
   }
-  return std::make_unique<LinearQuant>(path, form, aggregation, std::move(include),
+  return std::make_unique<LinearQuant>(path, form, observation, std::move(include),
                                        std::move(exclude));
 }
 

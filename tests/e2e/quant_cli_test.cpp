@@ -134,6 +134,63 @@ TEST(QuantCli, StaticW8A8CalibratesAndTheSavedOutputRuns) {
   EXPECT_LT(std::abs(quant_ppl / float_ppl - 1), 0.05) << float_ppl << " vs " << quant_ppl;
 }
 
+// `method: histogram` for static activations (V1, and V0's act_method 2): the clip ranges it
+// saves lie inside the observed min/max ranges (narrower somewhere), and the saved output runs.
+TEST(QuantCli, HistogramStaticActivationsAreSavedAndRun) {
+  TempDir dir;
+  const auto yaml = [](const std::string& method) {
+    return "apiversion: modelslim_v1\nspec:\n  process:\n    - type: linear_quant\n"
+           "      qconfig:\n        act: {dtype: int8, scope: per_tensor, symmetric: false, "
+           "method: " +
+           method + "}\n        weight: {dtype: int8, scope: per_channel, symmetric: true}\n";
+  };
+  write(dir.file("minmax.yaml"), yaml("minmax"));
+  write(dir.file("histogram.yaml"), yaml("histogram"));
+  write(dir.file("v0.yaml"),
+        "apiversion: modelslim_v0\nspec:\n  calib_cfg: {w_bit: 8, a_bit: 8, mm_tensor: False, "
+        "act_method: 2}\n");
+  for (const std::string name : {"minmax", "histogram", "v0"}) {
+    const auto run =
+        run_slim(quant(dir.file(name), "--config_path '" + dir.file(name + ".yaml") +
+                                           "' --dataset '" + kCalib + "' --calib_samples 4"),
+                 dir.file("err"));
+    ASSERT_EQ(run.exit_code, 0) << name << ": " << run.err;
+  }
+  const std::string weights = "/quant_model_weights-00001-of-00001.safetensors";
+  const auto minmax = slim::io::SafetensorsFile::open(dir.file("minmax") + weights);
+  const auto histogram = slim::io::SafetensorsFile::open(dir.file("histogram") + weights);
+  // A V0 config saves one unsharded file.
+  const auto v0 = slim::io::SafetensorsFile::open(dir.file("v0/quant_model_weights.safetensors"));
+  int narrower = 0;
+  int scales = 0;
+  for (const auto& info : minmax->tensors()) {
+    const std::string& name = info.name;
+    if (name.find("input_scale") == std::string::npos) continue;
+    ++scales;
+    const float wide = minmax->tensor(name).item<float>();
+    const float clipped = histogram->tensor(name).item<float>();
+    EXPECT_LE(clipped, wide * (1 + 1e-6)) << name;
+    if (clipped < wide * 0.99) ++narrower;
+    EXPECT_EQ(clipped, v0->tensor(name).item<float>()) << name;  // the same processor
+  }
+  EXPECT_EQ(scales, 42);
+  EXPECT_GT(narrower, 0);
+  const double float_ppl = ppl_of(kFixture, dir);
+  const double histogram_ppl = ppl_of(dir.file("histogram"), dir);
+  EXPECT_LT(std::abs(histogram_ppl / float_ppl - 1), 0.05) << float_ppl << " vs " << histogram_ppl;
+  // Histograms observe static per-tensor int8 activations only.
+  write(dir.file("bad.yaml"),
+        "apiversion: modelslim_v1\nspec:\n  process:\n    - type: linear_quant\n"
+        "      qconfig:\n        act: {dtype: int8, scope: per_token, method: histogram}\n"
+        "        weight: {dtype: int8, scope: per_channel}\n");
+  const auto bad = run_slim(quant(dir.file("bad"), "--config_path '" + dir.file("bad.yaml") + "'"),
+                            dir.file("err"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("histogram observes static int8 per_tensor activations"),
+            std::string::npos)
+      << bad.err;
+}
+
 // msModelSlim's own V1 YAMLs with outlier suppression run unchanged: its default-w8a8
 // (iter_smooth, then W8A8 dynamic, runner model_wise) and iter_smooth + W8A8 static. The saved
 // norms carry the smoothing, and the saved outputs score within 5% of the float model.
