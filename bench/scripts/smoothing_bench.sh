@@ -58,7 +58,18 @@ config dynamic_quarot_flex_smooth "$dynamic" "{type: quarot}" "{type: flex_smoot
 config w4a8_quarot "$w4a8" "{type: quarot}"
 config w4a8_quarot_flex_smooth "$w4a8" "{type: quarot}" "{type: flex_smooth_quant}"
 config w4a8_quarot_awq "$w4a8" "{type: quarot}" "{type: awq, weight_qconfig: {dtype: int4, scope: per_channel, symmetric: true}}"
-rows_default="static static_histogram static_smooth_quant static_iter_smooth static_iter_smooth_histogram static_iter_smooth_asym static_iter_smooth_a05 static_flex_smooth static_quarot static_quarot_iter_smooth static_quarot_iter_smooth_histogram dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq"
+# W8A8 static except every down_proj, which gets W8A8 dynamic (msModelSlim's own Qwen2.5 W8A8
+# practice keeps every down_proj in float): how much of the static loss sits in down_proj inputs.
+{
+  echo "apiversion: modelslim_v1"
+  echo "spec:"
+  echo "  process:"
+  echo "    - {type: iter_smooth}"
+  echo "    - {type: linear_quant, qconfig: $static, include: ['*'], exclude: ['*down_proj']}"
+  echo "    - {type: linear_quant, qconfig: $dynamic, include: ['*down_proj']}"
+  echo "  save: [{type: ascendv1_saver, part_file_size: 4}]"
+} >"$out/static_iter_smooth_dynamic_down.yaml"
+rows_default="static static_histogram static_smooth_quant static_iter_smooth static_iter_smooth_histogram static_iter_smooth_asym static_iter_smooth_a05 static_iter_smooth_dynamic_down static_flex_smooth static_quarot static_quarot_iter_smooth static_quarot_iter_smooth_histogram dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq"
 
 float_ppl=$("$SLIM" eval ppl --model_path "$model" --dataset "$eval_text" --seq_len "$seq_len" \
   --max_chunks "$chunks" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')

@@ -194,7 +194,9 @@ void expect_consistent_encoding(const SentencePieceTokenizer& tokenizer, const s
       ASSERT_EQ(pieces[i], piece.piece);
       covered.push_back(static_cast<char>(std::stoi(piece.piece.substr(3, 2), nullptr, 16)));
     } else {
-      if (ids[i] != tokenizer.model().unk_id) EXPECT_EQ(pieces[i], piece.piece);
+      if (ids[i] != tokenizer.model().unk_id) {
+        EXPECT_EQ(pieces[i], piece.piece);
+      }
       covered += pieces[i];
     }
   }
