@@ -27,6 +27,8 @@ mkdir -p "$out"
 
 static='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
 static_histogram='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: histogram}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
+# V0's act_method 3: histogram per linear unless its input's range score exceeds 50.
+static_auto='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: histogram, ext: {range_score_threshold: 50}}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
 dynamic='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
 w4a8='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int4, scope: per_channel, symmetric: true, method: minmax}}'
 
@@ -37,6 +39,8 @@ config static "$static"
 config static_smooth_quant "$static" "{type: smooth_quant}"
 config static_histogram "$static_histogram"
 config static_iter_smooth_histogram "$static_histogram" "{type: iter_smooth}"
+config static_histogram_auto "$static_auto"
+config static_iter_smooth_histogram_auto "$static_auto" "{type: iter_smooth}"
 config static_iter_smooth_asym "$static" "{type: iter_smooth, symmetric: false}"
 config static_quarot_iter_smooth_histogram "$static_histogram" "{type: quarot}" "{type: iter_smooth}"
 config static_iter_smooth "$static" "{type: iter_smooth}"
@@ -69,7 +73,7 @@ config w4a8_quarot_awq "$w4a8" "{type: quarot}" "{type: awq, weight_qconfig: {dt
   echo "    - {type: linear_quant, qconfig: $dynamic, include: ['*down_proj']}"
   echo "  save: [{type: ascendv1_saver, part_file_size: 4}]"
 } >"$out/static_iter_smooth_dynamic_down.yaml"
-rows_default="static static_histogram static_smooth_quant static_iter_smooth static_iter_smooth_histogram static_iter_smooth_asym static_iter_smooth_a05 static_iter_smooth_dynamic_down static_flex_smooth static_quarot static_quarot_iter_smooth static_quarot_iter_smooth_histogram dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq"
+rows_default="static static_histogram static_histogram_auto static_smooth_quant static_iter_smooth static_iter_smooth_histogram static_iter_smooth_histogram_auto static_iter_smooth_asym static_iter_smooth_a05 static_iter_smooth_dynamic_down static_flex_smooth static_quarot static_quarot_iter_smooth static_quarot_iter_smooth_histogram dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq"
 
 float_ppl=$("$SLIM" eval ppl --model_path "$model" --dataset "$eval_text" --seq_len "$seq_len" \
   --max_chunks "$chunks" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')

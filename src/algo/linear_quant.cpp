@@ -6,6 +6,8 @@
 // quant::DeployedLinear record) and runs as deployed for the rest of the layer's passes.
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -29,32 +31,65 @@ using Aggregation = quant::ActPerTensorMinMaxObserver::Aggregation;
 struct ActObservation {
   bool histogram = false;
   Aggregation aggregation = Aggregation::Max;  // min/max only
+  // Histogram only (V0 act_method 3): a linear whose input has a range score max|x| / std(x),
+  // over its first kScoredSamples samples, above this takes its min/max range instead.
+  std::optional<double> range_score_threshold;
+};
+
+constexpr int64_t kScoredSamples = 5;
+
+// max|x| / std(x) over the values of the first kScoredSamples observed tensors (V0's range
+// score: how far the extremes stand out of the bulk).
+class RangeScore {
+ public:
+  void update(const at::Tensor& x) {
+    if (samples_ >= kScoredSamples) return;
+    const at::Tensor v = x.to(at::kDouble);
+    sum_ += v.sum().item<double>();
+    squares_ += v.pow(2).sum().item<double>();
+    absmax_ = std::max(absmax_, v.abs().max().item<double>());
+    count_ += static_cast<double>(v.numel());
+    ++samples_;
+  }
+  double score() const {
+    const double mean = sum_ / count_;
+    const double variance = (squares_ - count_ * mean * mean) / std::max(1.0, count_ - 1);
+    return variance > 0 ? absmax_ / std::sqrt(variance) : 0.0;
+  }
+
+ private:
+  int64_t samples_ = 0;
+  double count_ = 0;
+  double sum_ = 0;
+  double squares_ = 0;
+  double absmax_ = 0;
 };
 
 // Observes the (transformed) input of one linear during the calibration forward.
 class InputObserver : public model::LinearHook {
  public:
-  InputObserver(const std::string& name, const ActObservation& how) {
-    if (how.histogram) {
-      histogram_.emplace(name);
-    } else {
-      minmax_.emplace(name, how.aggregation);
-    }
+  InputObserver(const std::string& name, const ActObservation& how)
+      : threshold_(how.range_score_threshold) {
+    if (how.histogram) histogram_.emplace(name);
+    if (!how.histogram || threshold_) minmax_.emplace(name, how.aggregation);
   }
   void observe(const model::Linear& linear, const at::Tensor& input,
                const at::Tensor& output) override {
-    if (histogram_) {
-      histogram_->update(input);
-    } else {
-      minmax_->update(input);
-    }
+    if (histogram_) histogram_->update(input);
+    if (minmax_) minmax_->update(input);
+    if (threshold_) score_.update(input);
   }
   int64_t count() const { return histogram_ ? histogram_->count() : minmax_->count(); }
-  quant::MinMax get() const { return histogram_ ? histogram_->get() : minmax_->get(); }
+  quant::MinMax get() const {
+    if (!histogram_ || (threshold_ && score_.score() > *threshold_)) return minmax_->get();
+    return histogram_->get();
+  }
 
  private:
+  std::optional<double> threshold_;
   std::optional<quant::ActPerTensorMinMaxObserver> minmax_;
   std::optional<quant::ActPerTensorHistogramObserver> histogram_;
+  RangeScore score_;
 };
 
 struct Observed {
@@ -323,13 +358,19 @@ std::unique_ptr<Processor> make_linear_quant(const pipeline::ProcessorConfig& co
   ActObservation observation;
   observation.histogram = act.method == "histogram";
   if (act.ext && act.ext.IsMap()) {
-    // The histogram's bins and search are fixed (msModelSlim exposes no key for them).
-    const std::vector<std::string> keys = observation.histogram
-                                              ? std::vector<std::string>{}
-                                              : std::vector<std::string>{"aggregation_type"};
-    check_keys(act.ext, yaml_path(yaml_path(qpath, "act"), "ext"), keys);
-    observation.aggregation = quant::parse_aggregation(
-        yaml_string(act.ext, "aggregation_type", yaml_path(qpath, "act.ext"), "max"));
+    // The histogram's bins and search are fixed (msModelSlim exposes no key for them);
+    // range_score_threshold is Slim's spelling of V0's act_method 3.
+    const std::string ext_path = yaml_path(qpath, "act.ext");
+    check_keys(act.ext, ext_path,
+               {observation.histogram ? "range_score_threshold" : "aggregation_type"});
+    observation.aggregation =
+        quant::parse_aggregation(yaml_string(act.ext, "aggregation_type", ext_path, "max"));
+    if (act.ext["range_score_threshold"]) {
+      const double threshold = yaml_double(act.ext, "range_score_threshold", ext_path, 50.0);
+      SLIM_CHECK(threshold > 0, ext_path,
+                 ".range_score_threshold: expected a positive number, found ", threshold);
+      observation.range_score_threshold = threshold;
+    }
   }
   std::vector<std::string> include = yaml_string_list(config.node, "include", path, {"*"});
   std::vector<std::string> exclude = yaml_string_list(config.node, "exclude", path, {});

@@ -240,10 +240,10 @@ void translate_v0(QuantConfig& config, const YAML::Node& root) {
   } else if (dynamic) {
     act = qconfig_node(a_bit == 4 ? "int4" : "int8", "per_token", true, "minmax");
   } else {
-    SLIM_CHECK(act_method != 3,
-               "calib_cfg.act_method: 3 (per-layer automatic choice between "
-               "histogram and min-max) is not implemented in Slim");
-    act = qconfig_node("int8", "per_tensor", false, act_method == 2 ? "histogram" : "minmax");
+    act = qconfig_node("int8", "per_tensor", false, act_method == 1 ? "minmax" : "histogram");
+    // act_method 3: per linear, histogram where the input's range score is at most 50, else
+    // min/max (Slim spells the choice as an ext key of histogram).
+    if (act_method == 3) act["ext"]["range_score_threshold"] = 50.0;
   }
   // V0 quantizes 4-bit weight-only per group (its W4A16 presets); otherwise mm_tensor decides.
   const bool grouped = a_bit == 16 && w_bit == 4 && !per_tensor_weights;

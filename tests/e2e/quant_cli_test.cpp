@@ -136,6 +136,9 @@ TEST(QuantCli, StaticW8A8CalibratesAndTheSavedOutputRuns) {
 
 // `method: histogram` for static activations (V1, and V0's act_method 2): the clip ranges it
 // saves lie inside the observed min/max ranges (narrower somewhere), and the saved output runs.
+// V0's act_method 3 chooses per linear between the two by the input's range score
+// (`range_score_threshold`): a threshold below every score gives min/max's ranges, one above
+// every score the histogram's.
 TEST(QuantCli, HistogramStaticActivationsAreSavedAndRun) {
   TempDir dir;
   const auto yaml = [](const std::string& method) {
@@ -146,10 +149,16 @@ TEST(QuantCli, HistogramStaticActivationsAreSavedAndRun) {
   };
   write(dir.file("minmax.yaml"), yaml("minmax"));
   write(dir.file("histogram.yaml"), yaml("histogram"));
-  write(dir.file("v0.yaml"),
-        "apiversion: modelslim_v0\nspec:\n  calib_cfg: {w_bit: 8, a_bit: 8, mm_tensor: False, "
-        "act_method: 2}\n");
-  for (const std::string name : {"minmax", "histogram", "v0"}) {
+  write(dir.file("low.yaml"), yaml("histogram, ext: {range_score_threshold: 0.001}"));
+  write(dir.file("high.yaml"), yaml("histogram, ext: {range_score_threshold: 1e9}"));
+  const auto v0 = [](int act_method) {
+    return "apiversion: modelslim_v0\nspec:\n  calib_cfg: {w_bit: 8, a_bit: 8, mm_tensor: False, "
+           "act_method: " +
+           std::to_string(act_method) + "}\n";
+  };
+  write(dir.file("v0.yaml"), v0(2));
+  write(dir.file("v0-auto.yaml"), v0(3));
+  for (const std::string name : {"minmax", "histogram", "v0", "low", "high", "v0-auto"}) {
     const auto run =
         run_slim(quant(dir.file(name), "--config_path '" + dir.file(name + ".yaml") +
                                            "' --dataset '" + kCalib + "' --calib_samples 4"),
@@ -160,7 +169,13 @@ TEST(QuantCli, HistogramStaticActivationsAreSavedAndRun) {
   const auto minmax = slim::io::SafetensorsFile::open(dir.file("minmax") + weights);
   const auto histogram = slim::io::SafetensorsFile::open(dir.file("histogram") + weights);
   // A V0 config saves one unsharded file.
-  const auto v0 = slim::io::SafetensorsFile::open(dir.file("v0/quant_model_weights.safetensors"));
+  const auto open_v0 = [&](const std::string& name) {
+    return slim::io::SafetensorsFile::open(dir.file(name + "/quant_model_weights.safetensors"));
+  };
+  const auto v0_histogram = open_v0("v0");
+  const auto v0_auto = open_v0("v0-auto");
+  const auto low = slim::io::SafetensorsFile::open(dir.file("low") + weights);
+  const auto high = slim::io::SafetensorsFile::open(dir.file("high") + weights);
   int narrower = 0;
   int scales = 0;
   for (const auto& info : minmax->tensors()) {
@@ -171,7 +186,15 @@ TEST(QuantCli, HistogramStaticActivationsAreSavedAndRun) {
     const float clipped = histogram->tensor(name).item<float>();
     EXPECT_LE(clipped, wide * (1 + 1e-6)) << name;
     if (clipped < wide * 0.99) ++narrower;
-    EXPECT_EQ(clipped, v0->tensor(name).item<float>()) << name;  // the same processor
+    EXPECT_EQ(clipped, v0_histogram->tensor(name).item<float>()) << name;  // the same processor
+    EXPECT_EQ(wide, low->tensor(name).item<float>()) << name;
+    EXPECT_EQ(clipped, high->tensor(name).item<float>()) << name;
+    // Layer 0 sees the float inputs in every run (later layers see the outputs of the earlier
+    // ones as deployed, which a per-linear mix changes).
+    if (name.rfind("model.layers.0.", 0) == 0) {
+      const float chosen = v0_auto->tensor(name).item<float>();
+      EXPECT_TRUE(chosen == wide || chosen == clipped) << name;
+    }
   }
   EXPECT_EQ(scales, 42);
   EXPECT_GT(narrower, 0);
@@ -189,6 +212,11 @@ TEST(QuantCli, HistogramStaticActivationsAreSavedAndRun) {
   EXPECT_NE(bad.err.find("histogram observes static int8 per_tensor activations"),
             std::string::npos)
       << bad.err;
+  write(dir.file("bad2.yaml"), yaml("minmax, ext: {range_score_threshold: 5}"));
+  const auto bad2 = run_slim(
+      quant(dir.file("bad2"), "--config_path '" + dir.file("bad2.yaml") + "'"), dir.file("err"));
+  EXPECT_EQ(bad2.exit_code, 2);
+  EXPECT_NE(bad2.err.find("range_score_threshold"), std::string::npos) << bad2.err;
 }
 
 // msModelSlim's own V1 YAMLs with outlier suppression run unchanged: its default-w8a8
