@@ -32,6 +32,7 @@ static_auto='{act: {dtype: int8, scope: per_tensor, symmetric: false, method: hi
 dynamic='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int8, scope: per_channel, symmetric: true, method: minmax}}'
 w4a8='{act: {dtype: int8, scope: per_token, symmetric: true, method: minmax}, weight: {dtype: int4, scope: per_channel, symmetric: true, method: minmax}}'
 
+w4a16='{act: {dtype: float}, weight: {dtype: int4, scope: per_channel, symmetric: true, method: minmax}}'
 # shellcheck source=bench/scripts/v1-yaml.sh
 source "$(dirname "$0")/v1-yaml.sh"
 config() { v1_yaml "$out/$1.yaml" "${@:2}"; }  # config NAME QCONFIG [SUPPRESSION...]
@@ -60,6 +61,10 @@ config static_quarot_iter_smooth "$static" "{type: quarot}" "{type: iter_smooth}
 config dynamic_quarot "$dynamic" "{type: quarot}"
 config dynamic_quarot_flex_smooth "$dynamic" "{type: quarot}" "{type: flex_smooth_quant}"
 config w4a8_quarot "$w4a8" "{type: quarot}"
+# Weight-only int4 per channel with and without quarot: whether the rotation's harm to W4A8 lies
+# in the int4 weights.
+config w4a16 "$w4a16"
+config w4a16_quarot "$w4a16" "{type: quarot}"
 config w4a8_quarot_flex_smooth "$w4a8" "{type: quarot}" "{type: flex_smooth_quant}"
 config w4a8_quarot_awq "$w4a8" "{type: quarot}" "{type: awq, weight_qconfig: {dtype: int4, scope: per_channel, symmetric: true}}"
 # W8A8 static except every down_proj, which gets W8A8 dynamic (msModelSlim's own Qwen2.5 W8A8
@@ -73,7 +78,7 @@ config w4a8_quarot_awq "$w4a8" "{type: quarot}" "{type: awq, weight_qconfig: {dt
   echo "    - {type: linear_quant, qconfig: $dynamic, include: ['*down_proj']}"
   echo "  save: [{type: ascendv1_saver, part_file_size: 4}]"
 } >"$out/static_iter_smooth_dynamic_down.yaml"
-rows_default="static static_histogram static_histogram_auto static_smooth_quant static_iter_smooth static_iter_smooth_histogram static_iter_smooth_histogram_auto static_iter_smooth_asym static_iter_smooth_a05 static_iter_smooth_dynamic_down static_flex_smooth static_quarot static_quarot_iter_smooth static_quarot_iter_smooth_histogram dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq"
+rows_default="static static_histogram static_histogram_auto static_smooth_quant static_iter_smooth static_iter_smooth_histogram static_iter_smooth_histogram_auto static_iter_smooth_asym static_iter_smooth_a05 static_iter_smooth_dynamic_down static_flex_smooth static_quarot static_quarot_iter_smooth static_quarot_iter_smooth_histogram dynamic dynamic_iter_smooth dynamic_iter_smooth_a05 dynamic_flex_smooth dynamic_quarot dynamic_quarot_flex_smooth w4a8 w4a8_flex_smooth w4a8_flex_awq_ssz w4a8_awq w4a8_quarot w4a8_quarot_flex_smooth w4a8_quarot_awq w4a16 w4a16_quarot"
 
 float_ppl=$("$SLIM" eval ppl --model_path "$model" --dataset "$eval_text" --seq_len "$seq_len" \
   --max_chunks "$chunks" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')
