@@ -7,7 +7,6 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -31,38 +30,9 @@ using Aggregation = quant::ActPerTensorMinMaxObserver::Aggregation;
 struct ActObservation {
   bool histogram = false;
   Aggregation aggregation = Aggregation::Max;  // min/max only
-  // Histogram only (V0 act_method 3): a linear whose input has a range score max|x| / std(x),
-  // over its first kScoredSamples samples, above this takes its min/max range instead.
+  // Histogram only (V0 act_method 3): a linear whose input has a range score above this
+  // (quant::ActRangeScore) takes its min/max range instead.
   std::optional<double> range_score_threshold;
-};
-
-constexpr int64_t kScoredSamples = 5;
-
-// max|x| / std(x) over the values of the first kScoredSamples observed tensors (V0's range
-// score: how far the extremes stand out of the bulk).
-class RangeScore {
- public:
-  void update(const at::Tensor& x) {
-    if (samples_ >= kScoredSamples) return;
-    const at::Tensor v = x.to(at::kDouble);
-    sum_ += v.sum().item<double>();
-    squares_ += v.pow(2).sum().item<double>();
-    absmax_ = std::max(absmax_, v.abs().max().item<double>());
-    count_ += static_cast<double>(v.numel());
-    ++samples_;
-  }
-  double score() const {
-    const double mean = sum_ / count_;
-    const double variance = (squares_ - count_ * mean * mean) / std::max(1.0, count_ - 1);
-    return variance > 0 ? absmax_ / std::sqrt(variance) : 0.0;
-  }
-
- private:
-  int64_t samples_ = 0;
-  double count_ = 0;
-  double sum_ = 0;
-  double squares_ = 0;
-  double absmax_ = 0;
 };
 
 // Observes the (transformed) input of one linear during the calibration forward.
@@ -89,7 +59,7 @@ class InputObserver : public model::LinearHook {
   std::optional<double> threshold_;
   std::optional<quant::ActPerTensorMinMaxObserver> minmax_;
   std::optional<quant::ActPerTensorHistogramObserver> histogram_;
-  RangeScore score_;
+  quant::ActRangeScore score_;
 };
 
 struct Observed {

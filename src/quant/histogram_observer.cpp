@@ -199,4 +199,21 @@ MinMax ActPerTensorHistogramObserver::get() const {
   return {scalar(min), scalar(max)};
 }
 
+void ActRangeScore::update(const at::Tensor& x) {
+  if (samples_ >= kSamples) return;
+  const at::Tensor v = x.to(at::kDouble);
+  sum_ += v.sum().item<double>();
+  squares_ += v.pow(2).sum().item<double>();
+  absmax_ = std::max(absmax_, v.abs().max().item<double>());
+  count_ += static_cast<double>(v.numel());
+  ++samples_;
+}
+
+double ActRangeScore::score() const {
+  if (count_ < 2) return 0;
+  const double mean = sum_ / count_;
+  const double variance = (squares_ - count_ * mean * mean) / (count_ - 1);
+  return variance > 0 ? absmax_ / std::sqrt(variance) : 0.0;
+}
+
 }  // namespace slim::quant

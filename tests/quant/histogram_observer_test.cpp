@@ -17,6 +17,7 @@
 namespace {
 
 using slim::quant::ActPerTensorHistogramObserver;
+using slim::quant::ActRangeScore;
 using slim::quant::Histogram;
 using slim::quant::histogram_quantization_error;
 using slim::quant::histogram_search;
@@ -189,6 +190,39 @@ TEST(HistogramObserver, ClipsThinTailsWithLowerInt8ErrorThanMinMax) {
   const double histogram_error = error(clip.min, clip.max);
   const double minmax_error = error(x.min().reshape({1}), x.max().reshape({1}));
   EXPECT_LT(histogram_error * 2, minmax_error) << histogram_error << " vs " << minmax_error;
+}
+
+// V0's range score against a scalar loop over the first five tensors' values (the sixth ignored).
+TEST(HistogramObserver, RangeScoreEqualsScalarReference) {
+  at::manual_seed(9);
+  ActRangeScore score;
+  EXPECT_EQ(score.score(), 0.0);
+  std::vector<float> values;
+  for (int i = 0; i < 6; ++i) {
+    at::Tensor x = at::randn({7 + i, 16}) * (i + 1) + 0.25 * i;
+    if (i == 2) x.index_put_({3, 5}, -40.0);  // an extreme, in a scored tensor
+    if (i == 5) x.index_put_({0, 0}, 1e4);    // not scored
+    score.update(x);
+    if (i < 5) {
+      const auto a = x.contiguous();
+      values.insert(values.end(), a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+    }
+  }
+  double sum = 0, absmax = 0;
+  for (float v : values) {
+    sum += v;
+    absmax = std::max(absmax, std::fabs(double(v)));
+  }
+  const double mean = sum / values.size();
+  double squares = 0;
+  for (float v : values)
+    squares += (v - mean) * (v - mean);
+  const double expected = absmax / std::sqrt(squares / (values.size() - 1));
+  EXPECT_NEAR(score.score(), expected, 1e-9 * expected);
+  EXPECT_GT(expected, 5.0);
+  ActRangeScore constant;
+  constant.update(at::full({4}, 3.0f));
+  EXPECT_EQ(constant.score(), 0.0);
 }
 
 TEST(HistogramObserver, OneValueAndBadInput) {

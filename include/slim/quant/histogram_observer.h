@@ -71,4 +71,23 @@ class ActPerTensorHistogramObserver {
   Histogram histogram_;
 };
 
+// V0's range score of an activation: max|x| / std(x) (unbiased) over all the values of the first
+// kSamples observed tensors, later ones ignored; how far its extremes stand out of the bulk. V0's
+// act_method 3 takes the histogram's range where it is at most 50 and min/max's elsewhere.
+class ActRangeScore {
+ public:
+  static constexpr int64_t kSamples = 5;
+
+  void update(const at::Tensor& x);
+  // 0 before any update or when every value was equal.
+  double score() const;
+
+ private:
+  int64_t samples_ = 0;
+  double count_ = 0;
+  double sum_ = 0;
+  double squares_ = 0;
+  double absmax_ = 0;
+};
+
 }  // namespace slim::quant
