@@ -217,6 +217,14 @@ TEST(QuantCli, HistogramStaticActivationsAreSavedAndRun) {
       quant(dir.file("bad2"), "--config_path '" + dir.file("bad2.yaml") + "'"), dir.file("err"));
   EXPECT_EQ(bad2.exit_code, 2);
   EXPECT_NE(bad2.err.find("range_score_threshold"), std::string::npos) << bad2.err;
+  write(dir.file("bad3.yaml"), yaml("histogram, ext: {range_score_threshold: 0}"));
+  const auto bad3 = run_slim(
+      quant(dir.file("bad3"), "--config_path '" + dir.file("bad3.yaml") + "'"), dir.file("err"));
+  EXPECT_EQ(bad3.exit_code, 2);
+  EXPECT_NE(bad3.err.find("range_score_threshold: expected a positive number, found 0"),
+            std::string::npos)
+      << bad3.err;
+  EXPECT_FALSE(fs::exists(dir.file("bad3")));
 }
 
 // msModelSlim's own V1 YAMLs with outlier suppression run unchanged: its default-w8a8
